@@ -7,21 +7,21 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/interpret.html.md"""
 # %% auto #0
 __all__ = ['save_figure', 'plot_losses', 'plot_confusion', 'plot_top_losses']
 
-# %% ../nbs/api/03_interpret.ipynb #df9a44ea
+# %% ../nbs/api/03_interpret.ipynb #7bf02cf7
 from pathlib import Path
 import matplotlib
 import matplotlib.pyplot as plt
 from fastai.vision.all import ClassificationInterpretation
 from .core import *
 
-# %% ../nbs/api/03_interpret.ipynb #00a40f8d
+# %% ../nbs/api/03_interpret.ipynb #02a2558e
 def save_figure(fig, path:Path, dpi:int=100) -> Path:
     "Save `fig` as PNG at `path` (temporary file renamed into place) and close it."
     with replace_when_done(path) as tmp: fig.savefig(tmp, format='png', dpi=dpi, bbox_inches='tight')
     plt.close(fig)
     return Path(path)
 
-# %% ../nbs/api/03_interpret.ipynb #b52138a9
+# %% ../nbs/api/03_interpret.ipynb #b7bbb02c
 def plot_losses(learn, ax=None, title:str=None):
     "Training and validation losses of `learn`'s last fit, with fastai's `Recorder.plot_loss`."
     ax = ax or plt.subplots(figsize=(6, 4))[1]
@@ -29,14 +29,14 @@ def plot_losses(learn, ax=None, title:str=None):
     if title: ax.set_title(title)
     return ax.figure
 
-# %% ../nbs/api/03_interpret.ipynb #8d71dd9e
+# %% ../nbs/api/03_interpret.ipynb #0a5d4152
 def plot_confusion(learn, dl=None):
     "Confusion matrix of `learn` on `dl` (default: its validation set), with fastai's `ClassificationInterpretation`."
     interp = ClassificationInterpretation.from_learner(learn, dl=dl)
     interp.plot_confusion_matrix()
     return plt.gcf()
 
-# %% ../nbs/api/03_interpret.ipynb #3ab91139
+# %% ../nbs/api/03_interpret.ipynb #2a140dd5
 def plot_top_losses(learn, k:int=9, dl=None):
     "The `k` cells `learn` got most wrong (or least sure of), with fastai's `plot_top_losses`."
     ClassificationInterpretation.from_learner(learn, dl=dl).plot_top_losses(k, nrows=3)
