@@ -8,19 +8,19 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/core.html.md"""
 __all__ = ['PARASITIZED', 'UNINFECTED', 'CLASSES', 'NIH_URL', 'NIH_BYTES', 'DEFAULTS', 'SETTING_TYPES', 'settings_file',
            'settings', 'setting', 'replace_when_done']
 
-# %% ../nbs/api/00_core.ipynb #0126fd56
+# %% ../nbs/api/00_core.ipynb #8fa22da0
 import os, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from fastcore.xtras import Config
 
-# %% ../nbs/api/00_core.ipynb #318c3a0b
+# %% ../nbs/api/00_core.ipynb #511d12c8
 PARASITIZED, UNINFECTED = 'Parasitized', 'Uninfected'
 CLASSES = (PARASITIZED, UNINFECTED)
 NIH_URL = 'https://data.lhncbc.nlm.nih.gov/public/Malaria/cell_images.zip'
 NIH_BYTES = 353_452_851  # size of the official archive, checked after download
 
-# %% ../nbs/api/00_core.ipynb #61dded36
+# %% ../nbs/api/00_core.ipynb #fc77bb9b
 DEFAULTS = dict(
     data_url=NIH_URL, data_dir='data', models_dir='models', arch='resnet18', pretrained='True',
     size='128', bs='64', valid_pct='0.2', seed='42', freeze_epochs='1', epochs='4',
@@ -28,7 +28,7 @@ DEFAULTS = dict(
 SETTING_TYPES = dict(data_dir=Path, models_dir=Path, pretrained=bool, size=int, bs=int, valid_pct=float,
                      seed=int, freeze_epochs=int, epochs=int, lr=float, lr_low=float, lr_high=float)
 
-# %% ../nbs/api/00_core.ipynb #1a8f68e7
+# %% ../nbs/api/00_core.ipynb #c4000ccc
 def settings_file() -> Path|None:
     "The settings file in use: `$MALARIA_SETTINGS`, else the project's `settings.ini`, else `None`."
     if os.environ.get('MALARIA_SETTINGS'): return Path(os.environ['MALARIA_SETTINGS']).expanduser()
@@ -36,7 +36,7 @@ def settings_file() -> Path|None:
     f = Path(malaria_fastai.__file__).resolve().parents[1]/'settings.ini'
     return f if f.exists() else None
 
-# %% ../nbs/api/00_core.ipynb #833dca68
+# %% ../nbs/api/00_core.ipynb #fec36f45
 def settings() -> Config:
     "The run settings, read with fastcore's `Config`: `settings_file()` over the built-in `DEFAULTS`."
     f = settings_file()
@@ -46,7 +46,7 @@ def settings() -> Config:
     for k,v in DEFAULTS.items(): cfg.d.setdefault(k, v)
     return cfg
 
-# %% ../nbs/api/00_core.ipynb #7b15a6e0
+# %% ../nbs/api/00_core.ipynb #dd79aca0
 def setting(key:str, value=None):
     "`value` when given (an argument or CLI flag), else `key` from `settings()`."
     if value is not None: return value
@@ -54,7 +54,7 @@ def setting(key:str, value=None):
     if key not in cfg: raise KeyError(f"unknown setting {key!r}; known: {', '.join(DEFAULTS)}")
     return cfg.get(key)
 
-# %% ../nbs/api/00_core.ipynb #1c174021
+# %% ../nbs/api/00_core.ipynb #66eaf5f7
 @contextmanager
 def replace_when_done(path):
     "Yield a temporary path beside `path`; on success rename it to `path`, on error remove it."

@@ -8,7 +8,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/data.html.md"""
 __all__ = ['data_source', 'download', 'class_root', 'extract', 'get_data', 'cell_files', 'read_cell', 'unreadable_images',
            'RandomFlips', 'cell_datablock', 'cell_dataloaders']
 
-# %% ../nbs/api/01_data.ipynb #bc7558d6
+# %% ../nbs/api/01_data.ipynb #6853aa89
 import os, shutil, tempfile, zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,21 +21,21 @@ from fastai.vision.all import (DataBlock, ImageBlock, CategoryBlock, RandomSplit
                                RandTransform, Resize, ResizeMethod, Normalize, TensorImage, imagenet_stats)
 from .core import *
 
-# %% ../nbs/api/01_data.ipynb #b7d14bf6
+# %% ../nbs/api/01_data.ipynb #d842aac0
 def data_source(data=None) -> str:
     "The data source in force: `data`, else `$MALARIA_DATA`, else `$MALARIA_DATA_URL`, else the `data_url` setting."
     for src in (data, os.environ.get('MALARIA_DATA'), os.environ.get('MALARIA_DATA_URL')):
         if src: return str(src)
     return setting('data_url')
 
-# %% ../nbs/api/01_data.ipynb #aae51f22
+# %% ../nbs/api/01_data.ipynb #944833c5
 def _local_path(url:str) -> Path|None:
     "The local file behind a `file://` URL or plain path, `None` for a remote URL."
     u = urlparse(url)
     if u.scheme == 'file': return Path(url2pathname(u.path))
     return None if u.scheme in ('http', 'https', 'ftp') else Path(url)
 
-# %% ../nbs/api/01_data.ipynb #5f56f580
+# %% ../nbs/api/01_data.ipynb #437279f0
 def download(url:str=None, # archive URL; default `data_source()`
              dest:Path=None, # folder to save into; default the `data_dir` setting
              force:bool=False, # download again even if the archive is already there
@@ -59,7 +59,7 @@ def download(url:str=None, # archive URL; default `data_source()`
             raise IOError(f"{url} gave {size:,} bytes, expected {NIH_BYTES:,}: incomplete or changed; nothing was kept")
     return archive
 
-# %% ../nbs/api/01_data.ipynb #5054cf3d
+# %% ../nbs/api/01_data.ipynb #0a923108
 def class_root(path:Path) -> Path:
     "The folder under `path` (or `path` itself) holding the `Parasitized` and `Uninfected` class folders."
     path = Path(path)
@@ -67,13 +67,13 @@ def class_root(path:Path) -> Path:
         if all((d/c).is_dir() for c in CLASSES): return d
     raise FileNotFoundError(f"no folder with {' and '.join(CLASSES)} subfolders under {path}")
 
-# %% ../nbs/api/01_data.ipynb #0869eba1
+# %% ../nbs/api/01_data.ipynb #6c9e72d9
 def extract(archive:Path, # a `.zip` in the NIH layout
-            dest:Path=None, # folder to extract into; default `data_dir/<archive stem>`
+            into:Path=None, # folder to extract into (as `<into>/<archive stem>`); default the `data_dir` setting
            ) -> Path:
     "Extract `archive` (unless already done) and return its `class_root`."
     archive = Path(archive)
-    dest = Path(dest or Path(setting('data_dir'))/archive.stem)
+    dest = Path(into or setting('data_dir'))/archive.stem
     if not dest.exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.'))
@@ -85,7 +85,7 @@ def extract(archive:Path, # a `.zip` in the NIH layout
         finally: shutil.rmtree(tmp, ignore_errors=True)
     return class_root(dest)
 
-# %% ../nbs/api/01_data.ipynb #b78691ca
+# %% ../nbs/api/01_data.ipynb #ff3793f6
 def get_data(data=None) -> Path:
     "The class folder root for `data_source(data)`: an extracted folder as is, an archive downloaded and extracted."
     src = data_source(data)
@@ -93,13 +93,13 @@ def get_data(data=None) -> Path:
     if local is not None and local.is_dir(): return class_root(local)
     return extract(download(src))
 
-# %% ../nbs/api/01_data.ipynb #e820ac3f
+# %% ../nbs/api/01_data.ipynb #2006f96e
 def cell_files(path:Path) -> list[Path]:
     "Image files in the class folders of `path`, sorted."
     path = Path(path)
     return sorted(f for c in CLASSES for f in get_image_files(path/c))
 
-# %% ../nbs/api/01_data.ipynb #0e33b0cd
+# %% ../nbs/api/01_data.ipynb #be7e3749
 def read_cell(fn) -> Image.Image:
     "Decode image file `fn` fully to an RGB PIL image (raises on unreadable files)."
     with Image.open(fn) as im:
@@ -110,13 +110,13 @@ def _read_error(fn) -> str|None:
     try: read_cell(fn)
     except Exception as e: return f'{type(e).__name__}: {e}'
 
-# %% ../nbs/api/01_data.ipynb #a18b1585
+# %% ../nbs/api/01_data.ipynb #8aced0fa
 def unreadable_images(files, n_workers:int=None) -> dict:
     "Map each file in `files` that cannot be decoded to the reason, decoding in `n_workers` threads."
     with ThreadPoolExecutor(n_workers or os.cpu_count()) as ex: errors = list(ex.map(_read_error, files))
     return {f:e for f,e in zip(files, errors) if e}
 
-# %% ../nbs/api/01_data.ipynb #ce6e7783
+# %% ../nbs/api/01_data.ipynb #385bac1d
 class RandomFlips(RandTransform):
     "Flip each training image left-right and up-down, each independently with probability `p`."
     split_idx, order = 0, 40
@@ -127,7 +127,7 @@ class RandomFlips(RandTransform):
             x = torch.where(flip[:,None,None,None], x.flip(dim), x)
         return x
 
-# %% ../nbs/api/01_data.ipynb #034b1d4f
+# %% ../nbs/api/01_data.ipynb #18b1b8b1
 def cell_datablock(size:int=None, valid_pct:float=None, seed:int=None) -> DataBlock:
     "The seed's `DataBlock`: class-folder labels, seeded random split, squish resize to `size`, flips, ImageNet stats."
     size, valid_pct, seed = setting('size', size), setting('valid_pct', valid_pct), setting('seed', seed)
@@ -136,7 +136,7 @@ def cell_datablock(size:int=None, valid_pct:float=None, seed:int=None) -> DataBl
                      item_tfms=Resize(size, method=ResizeMethod.Squish),
                      batch_tfms=[RandomFlips(), Normalize.from_stats(*imagenet_stats)])
 
-# %% ../nbs/api/01_data.ipynb #dee1a75d
+# %% ../nbs/api/01_data.ipynb #90ec1efb
 def cell_dataloaders(path:Path=None, # class folder root; default `get_data()`
                      size:int=None, # square side the cells are squished to
                      bs:int=None, # batch size

@@ -7,7 +7,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/inference.html.md"""
 # %% auto #0
 __all__ = ['default_model', 'load_model', 'list_inputs', 'cell_pixels', 'predict']
 
-# %% ../nbs/api/05_inference.ipynb #8ead9382
+# %% ../nbs/api/05_inference.ipynb #5b76aeb2
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,12 +17,12 @@ from fastai.vision.all import Learner, load_learner, Resize, Normalize
 from .core import *
 from .data import read_cell
 
-# %% ../nbs/api/05_inference.ipynb #bef5893d
+# %% ../nbs/api/05_inference.ipynb #25896c5c
 def default_model() -> Path:
     "Where `train` with the default settings leaves its export: `models_dir/<arch>_<size>px/model.pkl`."
     return Path(setting('models_dir'))/f"{setting('arch')}_{setting('size')}px"/'model.pkl'
 
-# %% ../nbs/api/05_inference.ipynb #36bcc272
+# %% ../nbs/api/05_inference.ipynb #c5cb3337
 def load_model(model=None) -> Learner:
     "Load an exported model (default `default_model()`) onto the CPU with fastai's `load_learner`."
     model = Path(model or default_model())
@@ -30,7 +30,7 @@ def load_model(model=None) -> Learner:
         raise FileNotFoundError(f"no model at {model}: train one with `malaria-fastai train`, or pass the path of an export (--model)")
     return load_learner(model, cpu=True)
 
-# %% ../nbs/api/05_inference.ipynb #e1ea88ec
+# %% ../nbs/api/05_inference.ipynb #b70f1d91
 def list_inputs(items) -> list[tuple[Path, str]]:
     "Expand the files and folders in `items` to `(path, error)` pairs; `error` is '' or why the path gives no image."
     if isinstance(items, (str, os.PathLike)): items = [items]
@@ -43,12 +43,12 @@ def list_inputs(items) -> list[tuple[Path, str]]:
         else: out.append((item, 'no such file or folder'))
     return out
 
-# %% ../nbs/api/05_inference.ipynb #36b1e8ff
+# %% ../nbs/api/05_inference.ipynb #c41f1644
 def cell_pixels(fn, size:int) -> np.ndarray:
     "Image `fn` as RGB uint8 pixels squished to `size` x `size`, as fastai's `Resize(size, method='squish')` makes them."
     return np.asarray(read_cell(fn).resize((size, size), Image.BILINEAR))
 
-# %% ../nbs/api/05_inference.ipynb #62ac0524
+# %% ../nbs/api/05_inference.ipynb #135e826d
 def _preprocessing(learn:Learner):
     "Input size and normalisation (mean, std) of `learn`'s data pipeline."
     resize = next(t for t in learn.dls.after_item.fs if isinstance(t, Resize))
@@ -65,7 +65,7 @@ def _decode(fn, size):
     try: return cell_pixels(fn, size), ''
     except Exception as e: return None, f'unreadable image: {type(e).__name__}: {e}'
 
-# %% ../nbs/api/05_inference.ipynb #3b197c52
+# %% ../nbs/api/05_inference.ipynb #e9710012
 def predict(items, # files and/or folders of cell images
             model=None, # a `Learner` or the path of an export; default `default_model()`
             bs:int=64, # images per forward pass

@@ -7,21 +7,21 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/interpret.html.md"""
 # %% auto #0
 __all__ = ['save_figure', 'plot_losses', 'plot_confusion', 'plot_top_losses']
 
-# %% ../nbs/api/03_interpret.ipynb #7bf02cf7
+# %% ../nbs/api/03_interpret.ipynb #42e85524
 from pathlib import Path
 import matplotlib
 import matplotlib.pyplot as plt
 from fastai.vision.all import ClassificationInterpretation
 from .core import *
 
-# %% ../nbs/api/03_interpret.ipynb #02a2558e
+# %% ../nbs/api/03_interpret.ipynb #05df6dfc
 def save_figure(fig, path:Path, dpi:int=100) -> Path:
     "Save `fig` as PNG at `path` (temporary file renamed into place) and close it."
     with replace_when_done(path) as tmp: fig.savefig(tmp, format='png', dpi=dpi, bbox_inches='tight')
     plt.close(fig)
     return Path(path)
 
-# %% ../nbs/api/03_interpret.ipynb #b7bbb02c
+# %% ../nbs/api/03_interpret.ipynb #e5a2e4d4
 def plot_losses(learn, ax=None, title:str=None):
     "Training and validation losses of `learn`'s last fit, with fastai's `Recorder.plot_loss`."
     ax = ax or plt.subplots(figsize=(6, 4))[1]
@@ -29,14 +29,14 @@ def plot_losses(learn, ax=None, title:str=None):
     if title: ax.set_title(title)
     return ax.figure
 
-# %% ../nbs/api/03_interpret.ipynb #0a5d4152
+# %% ../nbs/api/03_interpret.ipynb #bbe7265d
 def plot_confusion(learn, dl=None):
     "Confusion matrix of `learn` on `dl` (default: its validation set), with fastai's `ClassificationInterpretation`."
     interp = ClassificationInterpretation.from_learner(learn, dl=dl)
     interp.plot_confusion_matrix()
     return plt.gcf()
 
-# %% ../nbs/api/03_interpret.ipynb #2a140dd5
+# %% ../nbs/api/03_interpret.ipynb #ce082803
 def plot_top_losses(learn, k:int=9, dl=None):
     "The `k` cells `learn` got most wrong (or least sure of), with fastai's `plot_top_losses`."
     ClassificationInterpretation.from_learner(learn, dl=dl).plot_top_losses(k, nrows=3)

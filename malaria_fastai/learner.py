@@ -7,7 +7,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/learner.html.md"""
 # %% auto #0
 __all__ = ['ARCHS', 'clinical_metrics', 'WeightsUnavailableError', 'cell_learner']
 
-# %% ../nbs/api/02_learner.ipynb #ca1ac97f
+# %% ../nbs/api/02_learner.ipynb #37a794ec
 from functools import partial
 from pathlib import Path
 from urllib.error import URLError
@@ -16,13 +16,13 @@ from fastai.vision.all import Learner, vision_learner, resnet18, resnet50, accur
 from fastai.metrics import AccumMetric, ActivationType, skm_to_fastai
 from .core import *
 
-# %% ../nbs/api/02_learner.ipynb #a2f4c990
+# %% ../nbs/api/02_learner.ipynb #dd0c3387
 def _roc_auc(targs, probs, pos:int):
     "ROC AUC of `probs[:, pos]` for `targs == pos`; NaN when only one class is present."
     is_pos = targs == pos
     return skm.roc_auc_score(is_pos, probs[:, pos]) if 0 < is_pos.sum() < len(is_pos) else float('nan')
 
-# %% ../nbs/api/02_learner.ipynb #5bb60c9f
+# %% ../nbs/api/02_learner.ipynb #c856f699
 def clinical_metrics(vocab) -> list:
     "fastai metrics, `Parasitized` positive: accuracy, error rate, sensitivity, specificity, precision, F1, F2, ROC AUC."
     pos, neg = list(vocab).index(PARASITIZED), list(vocab).index(UNINFECTED)
@@ -36,13 +36,13 @@ def clinical_metrics(vocab) -> list:
             AccumMetric(partial(_roc_auc, pos=pos), activation=ActivationType.Softmax, dim_argmax=-1,
                         flatten=False, to_np=True, invert_arg=True, name='roc_auc')]
 
-# %% ../nbs/api/02_learner.ipynb #9839ee08
+# %% ../nbs/api/02_learner.ipynb #f448d988
 ARCHS = dict(resnet18=resnet18, resnet50=resnet50)
 
 class WeightsUnavailableError(RuntimeError):
     "ImageNet weights could not be downloaded."
 
-# %% ../nbs/api/02_learner.ipynb #ee2674b2
+# %% ../nbs/api/02_learner.ipynb #7420d330
 def _weights_help(arch:str, err) -> str:
     "What to do when the ImageNet weights for `arch` cannot be downloaded."
     url = torchvision.models.get_model_weights(ARCHS[arch]).DEFAULT.url
@@ -50,7 +50,7 @@ def _weights_help(arch:str, err) -> str:
             f"to be offline. Either train from scratch with pretrained=False (CLI: --no-pretrained), or copy "
             f"{Path(url).name} (from {url}) into {Path(torch.hub.get_dir())/'checkpoints'} and run again.")
 
-# %% ../nbs/api/02_learner.ipynb #6f7d2305
+# %% ../nbs/api/02_learner.ipynb #12eda9e1
 def cell_learner(dls, # `DataLoaders` from `cell_dataloaders`
                  arch:str=None, # 'resnet18' or 'resnet50'
                  pretrained:bool=None, # start from ImageNet weights (downloaded once by torchvision)

@@ -7,7 +7,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/train.html.md"""
 # %% auto #0
 __all__ = ['fit_stage', 'run_meta', 'train']
 
-# %% ../nbs/api/04_train.ipynb #d3a6c351
+# %% ../nbs/api/04_train.ipynb #903f462a
 import sys
 from pathlib import Path
 import matplotlib.pyplot as plt
@@ -19,7 +19,7 @@ from .data import *
 from .learner import *
 from .interpret import *
 
-# %% ../nbs/api/04_train.ipynb #189b9e63
+# %% ../nbs/api/04_train.ipynb #5200904f
 def fit_stage(learn:Learner, stage:str, epochs:int, lr, ax=None):
     "`fit_one_cycle` for `epochs` at `lr`, checkpointing every epoch and restoring the best by validation loss."
     (learn.path/learn.model_dir).mkdir(parents=True, exist_ok=True)
@@ -29,13 +29,13 @@ def fit_stage(learn:Learner, stage:str, epochs:int, lr, ax=None):
     if ax is not None: plot_losses(learn, ax=ax, title=f'stage {stage}')
     return pd.read_csv(learn.path/learn.model_dir/f'history_{stage}.csv').assign(stage=stage)
 
-# %% ../nbs/api/04_train.ipynb #3c3a9b13
+# %% ../nbs/api/04_train.ipynb #a8a9a5da
 def run_meta(**kw) -> dict:
     "What an export records about its run: settings, split and library versions."
     return dict(kw, split='random', malaria_fastai=malaria_fastai.__version__, fastai=fastai.__version__,
                 torch=torch.__version__)
 
-# %% ../nbs/api/04_train.ipynb #919a6f91
+# %% ../nbs/api/04_train.ipynb #7abed55d
 def train(data=None, # data source: a folder, an archive path or URL; default `data_source()`
           arch:str=None, # 'resnet18' or 'resnet50'
           size:int=None, # side of the square the cells are squished to
