@@ -51,7 +51,7 @@ def download(url:str=None, # archive URL; default `data_source()`
     if archive.exists() and not force: return archive
     print(f"Downloading {url} to {archive}")
     with replace_when_done(archive) as tmp:
-        try: download_url(url, tmp)
+        try: download_url(url, tmp); print()  # end the progress bar's line
         except OSError as e: raise ConnectionError(f"could not download {url}: {e}. If you are offline, point "
             "$MALARIA_DATA_URL at a local copy (file://...) or $MALARIA_DATA at an extracted folder.") from e
         size = tmp.stat().st_size

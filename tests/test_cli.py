@@ -1,0 +1,67 @@
+"The foundation's end-to-end promises, through the installed `malaria-fastai` command and fresh processes."
+import shutil, subprocess, sys
+from pathlib import Path
+import pandas as pd
+from conftest import run_cli
+
+def test_train_leaves_checkpoints_export_history_and_plots(trained):
+    out, stdout = trained
+    assert sorted(p.name for p in (out/'checkpoints').glob('*_epoch_*.pth')) == ['scratch_epoch_0.pth']
+    for name in ('model.pkl', 'history.csv', 'losses.png', 'confusion_matrix.png'):
+        assert (out/name).stat().st_size > 0, name
+        assert str(out/name) in stdout, f'train does not say where {name} went'
+    assert (out/'losses.png').read_bytes()[:4] == b'\x89PNG'
+    history = pd.read_csv(out/'history.csv')
+    assert len(history) == 1 and {'valid_loss', 'sensitivity', 'specificity', 'roc_auc'} <= set(history.columns)
+
+def test_export_loads_in_a_fresh_process_with_only_the_package(trained, cells):
+    out, _ = trained
+    code = ("import sys, malaria_fastai\n"
+            "from fastai.learner import load_learner\n"
+            f"learn = load_learner({str(out/'model.pkl')!r})\n"
+            "print(learn.dls.vocab, learn.meta['size'], '__main__' not in str(learn.dls.after_item))\n"
+            f"print(malaria_fastai.predict([{str(cells/'Parasitized')!r}], learn).shape[0])")
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.split('\n')
+    assert lines[0] == "['Parasitized', 'Uninfected'] 64 True"
+    assert int(lines[1]) == len(list((cells/'Parasitized').iterdir()))
+
+def test_predict_writes_one_row_per_file_with_errors_for_bad_ones(trained, cells, tmp_path):
+    out, _ = trained
+    folder = tmp_path/'cells with spaces'
+    folder.mkdir()
+    good = sorted((cells/'Parasitized').glob('*.png'))[:6] + sorted((cells/'Uninfected').glob('*.png'))[:6]
+    for f in good: shutil.copy(f, folder/f.name)
+    (folder/'corrupt.png').write_bytes(good[0].read_bytes()[:150])
+    (folder/'Thumbs.db').write_bytes(b'\xd0\xcf\x11\xe0' + b'\0'*60)
+    csv = tmp_path/'out.csv'
+    res = run_cli('predict', folder, '--model', out/'model.pkl', '--csv', csv)
+    df = pd.read_csv(csv, keep_default_na=False)
+    assert list(df.columns) == ['path', 'prediction', 'prob_parasitized', 'error']
+    assert sorted(Path(p).name for p in df.path) == sorted([f.name for f in good] + ['corrupt.png', 'Thumbs.db'])
+    bad = df[df.error != '']
+    assert sorted(Path(p).name for p in bad.path) == ['Thumbs.db', 'corrupt.png']
+    assert (bad.prediction == '').all()
+    ok = df[df.error == '']
+    assert set(ok.prediction) <= {'Parasitized', 'Uninfected'} and len(ok) == 12
+    assert ok.prob_parasitized.astype(float).between(0, 1).all()
+    assert 'classified 12 of 14 files' in res.stderr
+
+def test_predict_fails_clearly_when_nothing_can_be_classified(trained, tmp_path):
+    out, _ = trained
+    res = run_cli('predict', tmp_path/'no-such.png', '--model', out/'model.pkl', '--csv', tmp_path/'o.csv', check=False)
+    assert res.returncode != 0
+    assert 'no image could be classified' in res.stderr
+    df = pd.read_csv(tmp_path/'o.csv', keep_default_na=False)
+    assert df.error.tolist() == ['no such file or folder']
+
+def test_predict_without_a_model_says_what_to_do(tmp_path):
+    res = run_cli('predict', tmp_path, '--model', tmp_path/'none.pkl', check=False)
+    assert res.returncode != 0 and 'no model at' in res.stderr and 'malaria-fastai train' in res.stderr
+
+def test_help_reads_well():
+    for cmd in ('download', 'train', 'predict'):
+        res = run_cli(cmd, '--help')
+        assert res.stdout.startswith(f'usage: malaria-fastai {cmd}')
+    assert '--no-pretrained' in run_cli('train', '--help').stdout

@@ -1,0 +1,34 @@
+"`malaria-fastai download` from a URL: fetched into a temporary name, size-checked by HTTP, renamed, extracted."
+import functools, http.server, threading, zipfile
+from pathlib import Path
+import pytest
+from conftest import run_cli
+
+@pytest.fixture
+def server(tmp_path):
+    "A local HTTP server (loopback only) over `tmp_path/'www'`."
+    www = tmp_path/'www'; www.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield www, f'http://127.0.0.1:{httpd.server_address[1]}'
+    httpd.shutdown()
+
+def test_download_over_http_then_extract(server, tmp_path):
+    www, url = server
+    with zipfile.ZipFile(www/'cells.zip', 'w') as z:
+        for c in ('Parasitized', 'Uninfected'): z.writestr(f'cell_images/{c}/C1P1_IMG_1_cell_1.png', b'png bytes')
+        z.writestr('cell_images/Parasitized/Thumbs.db', b'db')
+    dest = tmp_path/'data'
+    res = run_cli('download', '--url', f'{url}/cells.zip', '--dest', dest)
+    assert Path(res.stdout.splitlines()[-1]) == dest/'cells'/'cell_images'
+    assert (dest/'cells.zip').read_bytes() == (www/'cells.zip').read_bytes()
+    assert sorted(p.name for p in dest.iterdir()) == ['cells', 'cells.zip']  # no temporary files left
+    again = run_cli('download', '--url', f'{url}/cells.zip', '--dest', dest).stdout
+    assert again == res.stdout.splitlines()[-1] + '\n'  # reused: no second download
+
+def test_download_of_a_missing_url_is_a_clear_error(server, tmp_path):
+    _, url = server
+    res = run_cli('download', '--url', f'{url}/nothing.zip', '--dest', tmp_path/'data', check=False)
+    assert res.returncode != 0 and 'could not download' in res.stderr
+    assert list((tmp_path/'data').iterdir()) == []
