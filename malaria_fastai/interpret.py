@@ -38,6 +38,6 @@ def plot_confusion(learn, dl=None):
 
 # %% ../nbs/api/03_interpret.ipynb #ce082803
 def plot_top_losses(learn, k:int=9, dl=None):
-    "The `k` cells `learn` got most wrong (or least sure of), with fastai's `plot_top_losses`."
+    "The `k` cells `learn` got most wrong, with fastai's `plot_top_losses` (needs file-backed `DataLoaders`)."
     ClassificationInterpretation.from_learner(learn, dl=dl).plot_top_losses(k, nrows=3)
     return plt.gcf()

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 from urllib.error import URLError
 import numpy as np, sklearn.metrics as skm, torch, torchvision
-from fastai.vision.all import Learner, vision_learner, resnet18, resnet50, accuracy, error_rate
+from fastai.vision.all import Learner, vision_learner, resnet18, resnet50, accuracy, error_rate, CrossEntropyLossFlat
 from fastai.metrics import AccumMetric, ActivationType, skm_to_fastai
 from .core import *
 
@@ -56,8 +56,9 @@ def cell_learner(dls, # `DataLoaders` from `cell_dataloaders`
                  pretrained:bool=None, # start from ImageNet weights (downloaded once by torchvision)
                  **kwargs, # passed to `vision_learner`, e.g. `path`, `model_dir`
                 ) -> Learner:
-    "A `vision_learner` for the cells in `dls` with `clinical_metrics`; body frozen when `pretrained`."
+    "A `vision_learner` for the cells in `dls`: cross-entropy, `clinical_metrics`, body frozen when `pretrained`."
     arch, pretrained = setting('arch', arch), setting('pretrained', pretrained)
     if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
-    try: return vision_learner(dls, ARCHS[arch], pretrained=pretrained, metrics=clinical_metrics(dls.vocab), **kwargs)
+    kwargs = dict(loss_func=CrossEntropyLossFlat(), metrics=clinical_metrics(dls.vocab), **kwargs)
+    try: return vision_learner(dls, ARCHS[arch], pretrained=pretrained, **kwargs)
     except URLError as e: raise WeightsUnavailableError(_weights_help(arch, e)) from e

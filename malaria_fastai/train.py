@@ -30,10 +30,11 @@ def fit_stage(learn:Learner, stage:str, epochs:int, lr, ax=None):
     return pd.read_csv(learn.path/learn.model_dir/f'history_{stage}.csv').assign(stage=stage)
 
 # %% ../nbs/api/04_train.ipynb #a8a9a5da
-def run_meta(**kw) -> dict:
-    "What an export records about its run: settings, split and library versions."
-    return dict(kw, split='random', malaria_fastai=malaria_fastai.__version__, fastai=fastai.__version__,
-                torch=torch.__version__)
+def run_meta(dls, **kw) -> dict:
+    "What an export records about its run: settings, the patients on each side of the split, library versions."
+    train_patients, valid_patients = ({patient_id(dls.files[i]) for i in idx} for idx in dls.splits)
+    return dict(kw, vocab=list(dls.vocab), train_patients=sorted(train_patients), valid_patients=sorted(valid_patients),
+                malaria_fastai=malaria_fastai.__version__, fastai=fastai.__version__, torch=torch.__version__)
 
 # %% ../nbs/api/04_train.ipynb #7abed55d
 def train(data=None, # data source: a folder, an archive path or URL; default `data_source()`
@@ -46,17 +47,20 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
           lr_low:float=None, # learning rate of the first layers once unfrozen
           lr_high:float=None, # learning rate of the head once unfrozen
           pretrained:bool=None, # start from ImageNet weights
-          valid_pct:float=None, # share of images held out for validation
+          split:str=None, # 'patient' (no patient on both sides) or 'random' (the seed's split)
+          valid_pct:float=None, # share of images (of patients, for the patient split) held out for validation
           seed:int=None, # seed of the split, the initial weights and the shuffling
+          fast:bool=True, # cells decoded once into memory; `False` for fastai's per-item pipeline
           out_dir:Path=None, # where checkpoints, history, plots and the export go; default `models_dir/<arch>_<size>px`
          ) -> Learner:
     "Train a cell classifier with the seed's recipe; leave checkpoints, `history.csv`, plots and `model.pkl` in `out_dir`."
     arch, size, pretrained, seed = setting('arch', arch), setting('size', size), setting('pretrained', pretrained), setting('seed', seed)
+    split, bs = setting('split', split), setting('bs', bs)
     valid_pct, epochs, freeze_epochs = setting('valid_pct', valid_pct), setting('epochs', epochs), setting('freeze_epochs', freeze_epochs)
     lr, lr_low, lr_high = setting('lr', lr), setting('lr_low', lr_low), setting('lr_high', lr_high)
     out_dir = Path(out_dir or Path(setting('models_dir'))/f'{arch}_{size}px')
     set_seed(seed, reproducible=True)
-    dls = cell_dataloaders(get_data(data), size=size, bs=bs, valid_pct=valid_pct, seed=seed)
+    dls = cell_dataloaders(get_data(data), size=size, bs=bs, valid_pct=valid_pct, seed=seed, split=split, fast=fast)
     learn = cell_learner(dls, arch, pretrained, path=out_dir, model_dir='checkpoints')
     stages = [('frozen', freeze_epochs, lr), ('unfrozen', epochs, slice(lr_low, lr_high))] if pretrained else [('scratch', epochs, lr)]
     fig, axs = plt.subplots(1, len(stages), figsize=(6*len(stages), 4), squeeze=False)
@@ -66,8 +70,9 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
         history.append(fit_stage(learn, stage, n, stage_lr, ax=ax))
     with replace_when_done(out_dir/'history.csv') as tmp: pd.concat(history).to_csv(tmp, index=False)
     save_figure(fig, out_dir/'losses.png')
+    learn.meta = run_meta(dls, arch=arch, size=size, pretrained=pretrained, split=split, valid_pct=valid_pct, seed=seed)
+    learn.dls = file_dataloaders(dls)  # from here on the learner reads image files, as its export will
     save_figure(plot_confusion(learn), out_dir/'confusion_matrix.png')
-    learn.meta = run_meta(arch=arch, size=size, pretrained=pretrained, valid_pct=valid_pct, seed=seed, vocab=list(dls.vocab))
     with replace_when_done(out_dir/'model.pkl') as tmp: learn.export(tmp)
     print(f"model: {out_dir/'model.pkl'}\nplots: {out_dir/'losses.png'}, {out_dir/'confusion_matrix.png'}\n"
           f"history: {out_dir/'history.csv'}\ncheckpoints: {out_dir/'checkpoints'}")
