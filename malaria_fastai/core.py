@@ -24,9 +24,10 @@ NIH_BYTES = 353_452_851  # size of the official archive, checked after download
 DEFAULTS = dict(
     data_url=NIH_URL, data_dir='data', models_dir='models', arch='resnet18', pretrained='True',
     size='128', bs='64', split='patient', valid_pct='0.2', seed='42', freeze_epochs='1', epochs='4',
-    lr='2e-3', lr_low='1e-5', lr_high='1e-3')
+    lr='2e-3', lr_low='1e-5', lr_high='1e-3', target_sensitivity='0.98', refer_band='0.1')
 SETTING_TYPES = dict(data_dir=Path, models_dir=Path, pretrained=bool, size=int, bs=int, valid_pct=float,
-                     seed=int, freeze_epochs=int, epochs=int, lr=float, lr_low=float, lr_high=float)
+                     seed=int, freeze_epochs=int, epochs=int, lr=float, lr_low=float, lr_high=float,
+                     target_sensitivity=float, refer_band=float)
 
 # %% ../nbs/api/00_core.ipynb #c4000ccc
 def settings_file() -> Path|None:

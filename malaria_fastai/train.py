@@ -51,6 +51,7 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
           valid_pct:float=None, # share of images (of patients, for the patient split) held out for validation
           seed:int=None, # seed of the split, the initial weights and the shuffling
           fast:bool=True, # cells decoded once into memory; `False` for fastai's per-item pipeline
+          target_sensitivity:float=None, # the stored threshold finds this share of parasitized validation cells
           out_dir:Path=None, # where checkpoints, history, plots and the export go; default `models_dir/<arch>_<size>px`
          ) -> Learner:
     "Train a cell classifier with the seed's recipe; leave checkpoints, `history.csv`, plots and `model.pkl` in `out_dir`."
@@ -70,7 +71,13 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
         history.append(fit_stage(learn, stage, n, stage_lr, ax=ax))
     with replace_when_done(out_dir/'history.csv') as tmp: pd.concat(history).to_csv(tmp, index=False)
     save_figure(fig, out_dir/'losses.png')
-    learn.meta = run_meta(dls, arch=arch, size=size, pretrained=pretrained, split=split, valid_pct=valid_pct, seed=seed)
+    target_sensitivity = setting('target_sensitivity', target_sensitivity)
+    probs, targs = learn.get_preds(dl=dls.valid)
+    pos = list(dls.vocab).index(PARASITIZED)
+    threshold = sensitivity_threshold(targs == pos, probs[:, pos], target_sensitivity)
+    print(f"threshold for sensitivity >= {target_sensitivity} on the validation cells: {threshold:.4f}")
+    learn.meta = run_meta(dls, arch=arch, size=size, pretrained=pretrained, split=split, valid_pct=valid_pct, seed=seed,
+                          threshold=threshold, target_sensitivity=target_sensitivity)
     learn.dls = file_dataloaders(dls)  # from here on the learner reads image files, as its export will
     save_figure(plot_confusion(learn), out_dir/'confusion_matrix.png')
     with replace_when_done(out_dir/'model.pkl') as tmp: learn.export(tmp)

@@ -1,5 +1,5 @@
 "The foundation's end-to-end promises, through the installed `malaria-fastai` command and fresh processes."
-import shutil, subprocess, sys
+import json, shutil, subprocess, sys
 from pathlib import Path
 import pandas as pd
 from conftest import run_cli
@@ -38,7 +38,7 @@ def test_predict_writes_one_row_per_file_with_errors_for_bad_ones(trained, cells
     csv = tmp_path/'out.csv'
     res = run_cli('predict', folder, '--model', out/'model.pkl', '--csv', csv)
     df = pd.read_csv(csv, keep_default_na=False)
-    assert list(df.columns) == ['path', 'prediction', 'prob_parasitized', 'error']
+    assert list(df.columns) == ['path', 'prediction', 'prob_parasitized', 'refer', 'error']
     assert sorted(Path(p).name for p in df.path) == sorted([f.name for f in good] + ['corrupt.png', 'Thumbs.db'])
     bad = df[df.error != '']
     assert sorted(Path(p).name for p in bad.path) == ['Thumbs.db', 'corrupt.png']
@@ -65,3 +65,23 @@ def test_help_reads_well():
         res = run_cli(cmd, '--help')
         assert res.stdout.startswith(f'usage: malaria-fastai {cmd}')
     assert '--no-pretrained' in run_cli('train', '--help').stdout
+
+def test_evaluate_writes_the_report_and_figures(trained, cells, tmp_path):
+    out, _ = trained
+    res = run_cli('evaluate', cells, '--model', out/'model.pkl', '--out', tmp_path/'ev', '--patients', 'valid', '--tta', '--n-boot', 50)
+    report = json.loads((tmp_path/'ev'/'report.json').read_text())
+    assert f"report: {tmp_path/'ev'/'report.json'}" in res.stdout
+    assert report['leaked_cells'] == 0 and report['n'] > 0
+    for metric in ('accuracy', 'sensitivity', 'specificity', 'precision', 'f1', 'f2', 'roc_auc', 'mcc'):
+        r = report['plain']['at_threshold'][metric]
+        assert len(r['ci95']) == 2, metric
+    assert set(report['tta']) == {'at_threshold', 'at_0.5'}
+    for fig in report['figures'].values(): assert (tmp_path/'ev'/fig).read_bytes()[:4] == b'\x89PNG'
+    assert {'confusion_matrix', 'roc', 'precision_recall', 'reliability', 'top_losses', 'grad_cam'} <= set(report['figures'])
+
+def test_evaluating_on_training_patients_warns_about_leakage(trained, cells, tmp_path):
+    out, _ = trained
+    res = run_cli('evaluate', cells, '--model', out/'model.pkl', '--out', tmp_path/'ev', '--patients', 'train', '--n-boot', 20)
+    report = json.loads((tmp_path/'ev'/'report.json').read_text())
+    assert report['leaked_cells'] == report['n'] > 0
+    assert 'LEAKAGE' in res.stderr
