@@ -46,7 +46,22 @@ def test_predict_writes_one_row_per_file_with_errors_for_bad_ones(trained, cells
     ok = df[df.error == '']
     assert set(ok.prediction) <= {'Parasitized', 'Uninfected'} and len(ok) == 12
     assert ok.prob_parasitized.astype(float).between(0, 1).all()
-    assert 'classified 12 of 14 files' in res.stderr
+    assert 'classified 12 of 14 files' in res.stderr and 'engine: onnxruntime' in res.stderr
+
+def test_onnx_and_torch_agree_and_the_onnx_path_never_loads_torch(trained, cells, tmp_path):
+    out, _ = trained
+    for engine in ('onnx', 'torch'): run_cli('predict', cells, '--model', out/'model.pkl', '--engine', engine, '--csv', tmp_path/f'{engine}.csv')
+    onnx, torch_ = (pd.read_csv(tmp_path/f'{e}.csv') for e in ('onnx', 'torch'))
+    assert onnx.path.tolist() == torch_.path.tolist() and len(onnx) == len(list(cells.rglob('*.png')))
+    diff = (onnx.prob_parasitized - torch_.prob_parasitized).abs().max()
+    print(f'max |onnx - torch| on the tiny subset: {diff:.2e}')
+    assert diff < 1e-4
+    assert (onnx.prediction == torch_.prediction).mean() > 0.99  # only cells within 1e-4 of the threshold may differ
+    code = ("import sys; from malaria_fastai.cli import main\n"
+            f"status = main(['predict', {str(cells)!r}, '--model', {str(out/'model.pkl')!r}, '--csv', {str(tmp_path/'lean.csv')!r}])\n"
+            "print(status, sorted(m for m in ('torch', 'fastai', 'pandas') if m in sys.modules))")
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert res.stdout.strip().endswith("0 []"), res.stdout + res.stderr
 
 def test_predict_fails_clearly_when_nothing_can_be_classified(trained, tmp_path):
     out, _ = trained
