@@ -25,7 +25,7 @@ def _train(args) -> int:
     from malaria_fastai.train import train
     train(data=args.data, arch=args.arch, size=args.size, bs=args.bs, epochs=args.epochs, freeze_epochs=args.freeze_epochs,
           lr=args.lr, lr_low=args.lr_low, lr_high=args.lr_high, pretrained=args.pretrained, split=args.split, valid_pct=args.valid_pct,
-          seed=args.seed, out_dir=args.out)
+          seed=args.seed, out_dir=args.out, resume=args.resume)
     return 0
 
 # %% ../nbs/api/08_cli.ipynb #094549df
@@ -37,7 +37,7 @@ def _write_csv(rows, dest=None):
         w.writeheader()
         w.writerows({**r, 'prob_parasitized': '' if math.isnan(r['prob_parasitized']) else r['prob_parasitized']} for r in rows)
     if not dest: return write(sys.stdout)
-    with replace_when_done(dest) as tmp, open(tmp, 'w', newline='') as f: write(f)
+    with replace_when_done(dest) as tmp, open(tmp, 'w', newline='', encoding='utf-8') as f: write(f)
 
 # %% ../nbs/api/08_cli.ipynb #85f41826
 def _predict(args) -> int:
@@ -48,7 +48,7 @@ def _predict(args) -> int:
         rows, engine = predict_onnx(args.paths, twin, bs=args.bs, tta=args.tta), f'onnxruntime ({twin})'
     else:
         from malaria_fastai.inference import predict
-        rows, engine = predict(args.paths, model, bs=args.bs, tta=args.tta, engine='torch').to_dict('records'), 'torch'
+        rows, engine = predict(args.paths, model, bs=args.bs, tta=args.tta, engine='torch', trust=args.trust_model).to_dict('records'), 'torch'
     _write_csv(rows, args.csv)
     print(summarize(rows) + f"; engine: {engine}" + (f"; CSV: {args.csv}" if args.csv else ''), file=sys.stderr)
     if not any(r['prediction'] for r in rows):
@@ -60,14 +60,15 @@ def _export_onnx(args) -> int:
     "Write the ONNX twin of an export."
     from malaria_fastai.inference import load_model
     from malaria_fastai.learner import export_onnx
-    print(export_onnx(load_model(args.model), args.out or onnx_twin(args.model)))
+    print(export_onnx(load_model(args.model, args.trust_model), args.out or onnx_twin(args.model)))
     return 0
 
 # %% ../nbs/api/08_cli.ipynb #504fb93c
 def _evaluate(args) -> int:
     "Evaluate a model on a labelled folder; `evaluate` prints the summary and writes the report."
     from malaria_fastai.evaluate import evaluate
-    report = evaluate(args.folder, model=args.model, out=args.out, patients=args.patients, tta=args.tta, n_boot=args.n_boot)
+    report = evaluate(args.folder, model=args.model, out=args.out, patients=args.patients, tta=args.tta, n_boot=args.n_boot,
+                      trust=args.trust_model)
     print(f"report: {Path(report['out'])/'report.json'}")
     return 0
 
@@ -100,6 +101,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--valid-pct', type=float, help=f'share of images (patients, for the patient split) held out for validation (default: {s.valid_pct})')
     t.add_argument('--seed', type=int, help=f'random seed of split, weights and shuffling (default: {s.seed})')
     t.add_argument('--out', type=Path, help=f'output folder (default: {s.models_dir}/<arch>_<size>px)')
+    t.add_argument('--resume', action='store_true', help='continue an interrupted run in the output folder from its last per-epoch checkpoint')
     pr = sub.add_parser('predict', help='classify cell images', description=
         'Classify cell images; one CSV row per file: path, prediction, prob_parasitized, error. Exit status 0 when at '
         'least one image was classified.')
@@ -124,6 +126,8 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument('--patients', choices=['valid', 'train'], help="only the cells of the model's validation (or training) patients")
     ev.add_argument('--tta', action='store_true', help='also report test-time augmentation with flips, side by side')
     ev.add_argument('--n-boot', type=int, default=1000, help='patient bootstrap resamples for the intervals (default: 1000)')
+    for cmd in (pr, ex, ev): cmd.add_argument('--trust-model', action='store_true', help=
+        'load an export with no SHA-256 beside it; exports are pickles, which run code when loaded: only from a source you trust')
     return p
 
 # %% ../nbs/api/08_cli.ipynb #701f7335
@@ -132,6 +136,6 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     commands = {'download': _download, 'train': _train, 'predict': _predict, 'evaluate': _evaluate, 'export-onnx': _export_onnx}
     try: return commands[args.command](args)
-    except (FileNotFoundError, ConnectionError, WeightsUnavailableError, ValueError) as e:
+    except (FileNotFoundError, ConnectionError, WeightsUnavailableError, ModelIntegrityError, ValueError) as e:
         print(f"malaria-fastai: error: {e}", file=sys.stderr)
         return 1

@@ -7,7 +7,8 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/core.html.md"""
 # %% auto #0
 __all__ = ['PARASITIZED', 'UNINFECTED', 'CLASSES', 'NIH_URL', 'NIH_BYTES', 'DEFAULTS', 'SETTING_TYPES', 'MAX_PIXELS',
            'WeightsUnavailableError', 'settings_file', 'settings', 'setting', 'default_model', 'replace_when_done',
-           'read_cell', 'cell_pixels', 'decode_cell', 'list_inputs', 'decoded_batches']
+           'ModelIntegrityError', 'sha256_file', 'write_checksum', 'verify_checksum', 'read_cell', 'cell_pixels',
+           'decode_cell', 'list_inputs', 'decoded_batches']
 
 # %% ../nbs/api/00_core.ipynb #8fa22da0
 import os, tempfile
@@ -84,6 +85,39 @@ def replace_when_done(path):
         if tmp.exists(): tmp.unlink()
 
 # %% ../nbs/api/00_core.ipynb #e64c4a37
+import hashlib
+
+class ModelIntegrityError(RuntimeError):
+    "A model file does not match its SHA-256, has none, or was made by incompatible library versions."
+
+def sha256_file(path) -> str:
+    "SHA-256 of the file at `path`, as hex."
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()
+
+def write_checksum(path) -> Path:
+    "Write `<path>.sha256` (in `sha256sum` format) beside `path`; return its path."
+    path = Path(path)
+    dest = path.with_name(path.name + '.sha256')
+    with replace_when_done(dest) as tmp: tmp.write_text(f'{sha256_file(path)}  {path.name}\n')
+    return dest
+
+def verify_checksum(path, trust:bool=False):
+    "Check `path` against `<path>.sha256`; a missing checksum is an error unless `trust`."
+    path = Path(path)
+    sums = path.with_name(path.name + '.sha256')
+    if not sums.exists():
+        if trust: return
+        raise ModelIntegrityError(f"{path} has no {sums.name} beside it. Exports are pickles, which can run code when loaded: "
+                                  "load one from elsewhere only if you trust its source, with trust=True (CLI: --trust-model)")
+    expected, actual = sums.read_text().split()[0], sha256_file(path)
+    if expected != actual:
+        raise ModelIntegrityError(f"{path} does not match its SHA-256 in {sums.name} (expected {expected[:16]}..., found "
+                                  f"{actual[:16]}...): it was changed or corrupted after export, so it is not loaded")
+
+# %% ../nbs/api/00_core.ipynb #26eaa309
 MAX_PIXELS = 50_000_000
 
 def read_cell(fn) -> Image.Image:
@@ -92,6 +126,8 @@ def read_cell(fn) -> Image.Image:
         if im.width * im.height > MAX_PIXELS:
             raise ValueError(f"image of {im.width}x{im.height} pixels is over the limit of {MAX_PIXELS:,}")
         im.load()
+        if im.mode in ('I', 'I;16', 'I;16B', 'I;16L'):  # 16-bit grayscale: keep the top 8 bits, do not clip
+            im = Image.fromarray((np.asarray(im).astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8))
         return im.convert('RGB')
 
 def cell_pixels(fn, size:int) -> np.ndarray:
@@ -103,7 +139,7 @@ def decode_cell(fn, size:int):
     try: return cell_pixels(fn, size), ''
     except Exception as e: return None, f'{type(e).__name__}: {e}'
 
-# %% ../nbs/api/00_core.ipynb #cbc28c23
+# %% ../nbs/api/00_core.ipynb #a6333919
 def list_inputs(items) -> list[tuple[Path, str]]:
     "Expand the files and folders in `items` to `(path, error)` pairs; `error` is '' or why the path gives no image."
     if isinstance(items, (str, os.PathLike)): items = [items]
@@ -116,7 +152,7 @@ def list_inputs(items) -> list[tuple[Path, str]]:
         else: out.append((item, 'no such file or folder'))
     return out
 
-# %% ../nbs/api/00_core.ipynb #37751f65
+# %% ../nbs/api/00_core.ipynb #d7de125b
 def decoded_batches(paths, size:int, bs:int=64, n_workers:int=None):
     "Yield `(positions, pixels, errors)` for each batch of `paths`: uint8 (n, size, size, 3) of the readable ones, `{position: reason}` for the rest."
     batches = [list(range(i, min(i+bs, len(paths)))) for i in range(0, len(paths), bs)]

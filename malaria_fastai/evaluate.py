@@ -179,10 +179,11 @@ def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uni
              tta:bool=False, # also report test-time augmentation (four flips), side by side
              n_boot:int=1000, # patient bootstrap resamples for the confidence intervals
              target_sensitivity:float=0.995, # referral: the narrowest band whose kept cells reach this sensitivity
+             trust:bool=False, # load an export with no SHA-256 beside it (see `load_model`)
             ) -> dict:
     "Evaluate a model on a labelled folder; write `report.json`, figures and per-patient/per-field tables to `out`."
     model_path = None if isinstance(model, Learner) else Path(model or default_model())
-    learn = model if isinstance(model, Learner) else load_model(model_path)
+    learn = model if isinstance(model, Learner) else load_model(model_path, trust)
     out = Path(out or (model_path.parent if model_path else Path.cwd())/'evaluation')
     files = labelled_cells(folder, learn, patients)
     leaked = leaked_cells(learn, files)
