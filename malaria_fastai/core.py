@@ -122,7 +122,9 @@ MAX_PIXELS = 50_000_000
 
 def read_cell(fn) -> Image.Image:
     "Decode image file `fn` fully to RGB; raises on unreadable files and on images over `MAX_PIXELS`."
-    with Image.open(fn) as im:
+    try: im = Image.open(fn)
+    except Image.DecompressionBombError as e: raise ValueError(f"image over the limit of {MAX_PIXELS:,} pixels ({e})") from None
+    with im:
         if im.width * im.height > MAX_PIXELS:
             raise ValueError(f"image of {im.width}x{im.height} pixels is over the limit of {MAX_PIXELS:,}")
         im.load()

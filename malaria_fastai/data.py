@@ -55,13 +55,18 @@ def download(url:str=None, # archive URL; default `data_source()`
     archive = dest/Path(urlparse(url).path).name
     if archive.exists() and not force: return archive
     print(f"Downloading {url} to {archive}")
-    with replace_when_done(archive) as tmp:
-        try: download_url(url, tmp); print()  # end the progress bar's line
-        except OSError as e: raise ConnectionError(f"could not download {url}: {e}. If you are offline, point "
-            "$MALARIA_DATA_URL at a local copy (file://...) or $MALARIA_DATA at an extracted folder.") from e
-        size = tmp.stat().st_size
+    dest.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest, prefix='.download-'))  # whatever happens, nothing partial lands beside the archive
+    try:
+        try: download_url(url, tmp/archive.name); print()  # end the progress bar's line
+        except (OSError, NameError) as e:  # fastcore's urlretrieve raises NameError on a cut-off transfer (it lacks an import)
+            raise ConnectionError(f"could not download {url}: {e}. If you are offline, point "
+                "$MALARIA_DATA_URL at a local copy (file://...) or $MALARIA_DATA at an extracted folder.") from e
+        size = (tmp/archive.name).stat().st_size
         if url == NIH_URL and size != NIH_BYTES:
             raise IOError(f"{url} gave {size:,} bytes, expected {NIH_BYTES:,}: incomplete or changed; nothing was kept")
+        os.replace(tmp/archive.name, archive)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
     return archive
 
 # %% ../nbs/api/02_data.ipynb #e2fea6e4

@@ -1,0 +1,159 @@
+"Nothing a user feeds the project crashes it halfway, corrupts its data or loses a result: real files, real processes."
+import functools, http.server, json, os, shutil, signal, subprocess, sys, threading, time
+from pathlib import Path
+import numpy as np, pandas as pd, pytest
+from PIL import Image
+from conftest import run_cli
+
+def _odd_inputs(folder:Path, cell:Path) -> dict:
+    "Write every kind of awkward input into `folder`; return {name: True if it must be classified, False if skipped}."
+    rgb = np.asarray(Image.open(cell).convert('RGB'))
+    (folder/'zero-byte.png').write_bytes(b'')
+    (folder/'truncated.png').write_bytes(cell.read_bytes()[:200])
+    (folder/'page.png').write_text('<!DOCTYPE html><html><body>404 not found</body></html>')
+    (folder/'Thumbs.db').write_bytes(b'\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1' + b'\0' * 504)
+    (folder/'.DS_Store').write_bytes(b'\0\0\0\1Bud1' + b'\0' * 100)
+    Image.fromarray(rgb).convert('L').save(folder/'gray.png')
+    Image.fromarray(rgb).convert('RGBA').save(folder/'rgba.png')
+    Image.fromarray(rgb).convert('P').save(folder/'palette.png')
+    Image.fromarray(rgb[..., 1].astype(np.uint16) * 257).save(folder/'gray16.png')
+    for ext in ('jpg', 'tif', 'bmp'): Image.fromarray(rgb).save(folder/f'cell.{ext}')
+    shutil.copy(cell, folder/'name with spaces é ü 細胞.png')
+    Image.new('1', (20000, 20000)).save(folder/'huge.png')
+    (folder/'loop').symlink_to(folder/'loop')  # a link to itself
+    (folder/'sub'/'empty').mkdir(parents=True)
+    (folder/'sub'/'linkback').symlink_to(folder, target_is_directory=True)  # a folder loop
+    return {'zero-byte.png': False, 'truncated.png': False, 'page.png': False, 'Thumbs.db': False, '.DS_Store': False,
+            'gray.png': True, 'rgba.png': True, 'palette.png': True, 'gray16.png': True, 'cell.jpg': True, 'cell.tif': True,
+            'cell.bmp': True, 'name with spaces é ü 細胞.png': True, 'huge.png': False, 'loop': False}
+
+@pytest.mark.parametrize('engine', ['onnx', 'torch'])
+def test_every_awkward_input_gets_a_row(trained, cells, tmp_path, engine):
+    out, _ = trained
+    cell = sorted((cells/'Parasitized').glob('*.png'))[0]
+    folder = tmp_path/'inputs'; folder.mkdir()
+    expected = _odd_inputs(folder, cell)
+    csv = tmp_path/'out.csv'
+    res = run_cli('predict', folder, tmp_path/'missing.png', tmp_path/'empty-dir', cell, '--model', out/'model.pkl',
+                  '--engine', engine, '--csv', csv, check=False)
+    assert res.returncode == 0, res.stderr
+    df = pd.read_csv(csv, keep_default_na=False)
+    by_name = {Path(p).name: r for p, r in zip(df.path, df.to_dict('records'))}
+    for name, classified in expected.items():
+        row = by_name[name]
+        assert (row['prediction'] != '') == classified, (name, row)
+        assert (row['error'] != '') == (not classified), (name, row)
+    assert 'over the limit' in by_name['huge.png']['error']
+    assert by_name['missing.png']['error'] == 'no such file or folder'
+    assert len(df) == len(expected) + 3  # + two missing paths + the original cell (the empty subfolder holds no file)
+    # lossless conversions of a cell give that cell's probability
+    original = float(df.prob_parasitized.iloc[-1])
+    for name in ('rgba.png', 'cell.tif', 'cell.bmp', 'name with spaces é ü 細胞.png'):
+        assert abs(float(by_name[name]['prob_parasitized']) - original) < 1e-4, name
+    skipped = sum(not c for c in expected.values()) + 2
+    assert f'{skipped} skipped' in res.stderr
+
+def test_an_empty_folder_is_reported_not_fatal(trained, tmp_path):
+    out, _ = trained
+    (tmp_path/'empty').mkdir()
+    res = run_cli('predict', tmp_path/'empty', '--model', out/'model.pkl', '--csv', tmp_path/'o.csv', check=False)
+    assert res.returncode == 1 and 'no image could be classified' in res.stderr
+    assert pd.read_csv(tmp_path/'o.csv').error.tolist() == ['folder holds no files']
+
+def _class_folders(root:Path, cells:Path, classes=('Parasitized', 'Uninfected'), n=12):
+    for c in classes:
+        (root/c).mkdir(parents=True)
+        for f in sorted((cells/c if (cells/c).exists() else cells/'Uninfected').glob('*.png'))[:n]: shutil.copy(f, root/c/f.name)
+
+@pytest.mark.parametrize('layout,message', [
+    (('Parasitized',), 'no folder with both Parasitized and Uninfected'),
+    (('Parasitized', 'Uninfected', 'Gametocyte'), 'unknown class folder(s)')])
+def test_training_refuses_a_bad_class_layout_before_any_epoch(cells, tmp_path, layout, message):
+    _class_folders(tmp_path/'data', cells, layout)
+    res = run_cli('train', '--data', tmp_path/'data', '--no-pretrained', '--epochs', 1, '--size', 32, '--out', tmp_path/'run', check=False)
+    assert res.returncode != 0 and message in res.stderr
+    assert 'epoch' not in res.stdout and not (tmp_path/'run'/'checkpoints').exists()
+
+def test_training_skips_and_lists_unreadable_images(cells, tmp_path):
+    data = tmp_path/'data'
+    shutil.copytree(cells, data)
+    (data/'Parasitized'/'C1P1_IMG_1_cell_broken.png').write_bytes(b'\x89PNG\r\n\x1a\n broken')
+    (data/'Uninfected'/'Thumbs.db').write_bytes(b'\0' * 64)
+    res = run_cli('train', '--data', data, '--no-pretrained', '--epochs', 1, '--size', 32, '--out', tmp_path/'run')
+    assert 'skipped unreadable image' in res.stdout and 'C1P1_IMG_1_cell_broken.png' in res.stdout
+    assert '1 unreadable skipped' in res.stdout
+
+def test_interrupted_training_resumes_to_the_same_number_of_epochs(cells, tmp_path):
+    run = tmp_path/'run'
+    args = ['train', '--data', cells, '--no-pretrained', '--epochs', 4, '--size', 32, '--bs', 16, '--out', run]
+    exe = Path(sys.executable).parent/'malaria-fastai'
+    proc = subprocess.Popen([str(exe), *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (run/'checkpoints'/'scratch_epoch_1.pth').exists():
+        assert proc.poll() is None and time.time() < deadline, 'training ended or stalled before its second checkpoint'
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run/'model.pkl').exists()
+    res = run_cli(*args, '--resume')
+    assert 'resuming stage scratch after epoch' in res.stdout
+    history = pd.read_csv(run/'history.csv')
+    assert history.epoch.tolist() == [0, 1, 2, 3]
+    assert sorted(p.name for p in (run/'checkpoints').glob('scratch_epoch_*.pth')) == [f'scratch_epoch_{i}.pth' for i in range(4)]
+    assert not list((run/'checkpoints').glob('.*part*'))
+    fresh = json.loads((run/'model.json').read_text())
+    assert fresh['split'] == 'patient' and fresh['seed'] == 42
+
+def test_same_seed_same_split_and_same_metrics(cells, tmp_path):
+    for name in ('a', 'b'):
+        run_cli('train', '--data', cells, '--no-pretrained', '--epochs', 2, '--size', 32, '--bs', 16, '--out', tmp_path/name)
+    a, b = (pd.read_csv(tmp_path/n/'history.csv') for n in 'ab')
+    cols = ['train_loss', 'valid_loss', 'accuracy', 'sensitivity', 'specificity', 'roc_auc']
+    assert np.allclose(a[cols].values, b[cols].values, atol=1e-6, rtol=0), (a[cols], b[cols])
+    ma, mb = (json.loads((tmp_path/n/'model.json').read_text()) for n in 'ab')
+    assert ma['valid_patients'] == mb['valid_patients'] and ma['threshold'] == mb['threshold']
+    for key in ('malaria_fastai', 'fastai', 'torch', 'seed', 'split', 'size', 'threshold'): assert key in ma
+
+def test_a_changed_export_is_refused_and_a_foreign_one_needs_opt_in(trained, cells, tmp_path):
+    out, _ = trained
+    shutil.copy(out/'model.pkl', tmp_path/'model.pkl')
+    shutil.copy(out/'model.pkl.sha256', tmp_path/'model.pkl.sha256')
+    with open(tmp_path/'model.pkl', 'ab') as f: f.write(b'\0')
+    res = run_cli('predict', cells, '--model', tmp_path/'model.pkl', '--engine', 'torch', check=False)
+    assert res.returncode != 0 and 'does not match its SHA-256' in res.stderr
+    shutil.copy(out/'model.pkl', tmp_path/'model.pkl')
+    (tmp_path/'model.pkl.sha256').unlink()
+    res = run_cli('predict', cells, '--model', tmp_path/'model.pkl', '--engine', 'torch', check=False)
+    assert res.returncode != 0 and '--trust-model' in res.stderr
+    run_cli('predict', cells, '--model', tmp_path/'model.pkl', '--engine', 'torch', '--trust-model', '--csv', tmp_path/'o.csv')
+    assert len(pd.read_csv(tmp_path/'o.csv')) == len(list(cells.rglob('*.png')))
+
+class _FlakyHandler(http.server.SimpleHTTPRequestHandler):
+    "Serves files, but the first request for each is cut off halfway (a dropped connection)."
+    cut = set()
+    def do_GET(self):
+        path = Path(self.translate_path(self.path))
+        if path.is_file() and self.path not in self.cut:
+            self.cut.add(self.path)
+            data = path.read_bytes()
+            self.send_response(200); self.send_header('Content-Length', str(len(data))); self.end_headers()
+            self.wfile.write(data[:len(data)//2]); self.wfile.flush()
+            self.close_connection = True
+            return
+        super().do_GET()
+    def log_message(self, *args): pass
+
+def test_an_interrupted_download_leaves_nothing_and_is_restarted(cells, tmp_path):
+    www = tmp_path/'www'; www.mkdir()
+    shutil.make_archive(str(www/'cells'), 'zip', cells.parent, cells.name)
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(_FlakyHandler, directory=str(www)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f'http://127.0.0.1:{httpd.server_address[1]}/cells.zip'
+    try:
+        res = run_cli('download', '--url', url, '--dest', tmp_path/'data', check=False)
+        assert res.returncode != 0 and 'could not download' in res.stderr
+        assert list((tmp_path/'data').iterdir()) == []  # no partial file, nothing extracted
+        res = run_cli('download', '--url', url, '--dest', tmp_path/'data')
+        assert (Path(res.stdout.splitlines()[-1])/'Parasitized').is_dir()
+        assert (tmp_path/'data'/'cells.zip').read_bytes() == (www/'cells.zip').read_bytes()
+    finally: httpd.shutdown()
