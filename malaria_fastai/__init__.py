@@ -11,7 +11,7 @@ __all__ = []
 # %% ../nbs/api/09_package.ipynb #2c3e320b
 _LAZY = dict(predict='inference', load_model='inference', train='train', evaluate='evaluate', download='data', get_data='data',
              cell_dataloaders='data', cell_learner='learner', export_onnx='learner', predict_onnx='runtime',
-             OnnxCells='runtime', settings='core', setting='core')
+             OnnxCells='runtime', quantize_onnx='runtime', settings='core', setting='core')
 
 def __getattr__(name):
     "Import the layer that defines `name` on first use."

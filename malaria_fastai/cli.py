@@ -68,7 +68,7 @@ def _evaluate(args) -> int:
     "Evaluate a model on a labelled folder; `evaluate` prints the summary and writes the report."
     from malaria_fastai.evaluate import evaluate
     report = evaluate(args.folder, model=args.model, out=args.out, patients=args.patients, tta=args.tta, n_boot=args.n_boot,
-                      trust=args.trust_model)
+                      trust=args.trust_model, engine=args.engine)
     print(f"report: {Path(report['out'])/'report.json'}")
     return 0
 
@@ -106,7 +106,7 @@ def parser() -> argparse.ArgumentParser:
         'Classify cell images; one CSV row per file: path, prediction, prob_parasitized, error. Exit status 0 when at '
         'least one image was classified.')
     pr.add_argument('paths', nargs='+', help='image files and/or folders (searched recursively)')
-    pr.add_argument('--model', type=Path, help="exported model, .pkl or its .onnx twin (default: the default training run's model.pkl)")
+    pr.add_argument('--model', type=Path, help=f"exported model, .pkl or its .onnx twin (default: {s.model}, the shipped model)")
     pr.add_argument('--csv', type=Path, help='write the results here (default: print them)')
     pr.add_argument('--bs', type=int, default=64, help='images per batch (default: 64)')
     pr.add_argument('--tta', action='store_true', help='average over the four flips of each image')
@@ -121,11 +121,13 @@ def parser() -> argparse.ArgumentParser:
         'threshold and at 0.5; confusion matrix, ROC, precision-recall, reliability, referral, top-loss and Grad-CAM '
         'figures; per-patient and per-field parasitemia. Writes report.json, PNGs and CSVs to --out.')
     ev.add_argument('folder', help='labelled folder with Parasitized/ and Uninfected/ subfolders')
-    ev.add_argument('--model', type=Path, help="exported model (default: the default training run's model.pkl)")
+    ev.add_argument('--model', type=Path, help=f"exported model (default: {s.model}, the shipped model)")
     ev.add_argument('--out', type=Path, help="output folder (default: 'evaluation' beside the model)")
     ev.add_argument('--patients', choices=['valid', 'train'], help="only the cells of the model's validation (or training) patients")
     ev.add_argument('--tta', action='store_true', help='also report test-time augmentation with flips, side by side')
     ev.add_argument('--n-boot', type=int, default=1000, help='patient bootstrap resamples for the intervals (default: 1000)')
+    ev.add_argument('--engine', choices=['auto', 'onnx', 'torch'], default='auto',
+                    help="probabilities from the model's ONNX twin when it has one ('auto', default), or from 'onnx' or 'torch'")
     for cmd in (pr, ex, ev): cmd.add_argument('--trust-model', action='store_true', help=
         'load an export with no SHA-256 beside it; exports are pickles, which run code when loaded: only from a source you trust')
     return p

@@ -31,10 +31,10 @@ class WeightsUnavailableError(RuntimeError):
 
 # %% ../nbs/api/00_core.ipynb #c4000ccc
 DEFAULTS = dict(
-    data_url=NIH_URL, data_dir='data', models_dir='models', arch='resnet18', pretrained='True',
+    data_url=NIH_URL, data_dir='data', models_dir='models', model='models/default/model.pkl', arch='resnet18', pretrained='True',
     size='128', bs='64', split='patient', valid_pct='0.2', seed='42', freeze_epochs='1', epochs='4',
     lr='2e-3', lr_low='1e-5', lr_high='1e-3', target_sensitivity='0.98', refer_band='0.1')
-SETTING_TYPES = dict(data_dir=Path, models_dir=Path, pretrained=bool, size=int, bs=int, valid_pct=float,
+SETTING_TYPES = dict(data_dir=Path, models_dir=Path, model=Path, pretrained=bool, size=int, bs=int, valid_pct=float,
                      seed=int, freeze_epochs=int, epochs=int, lr=float, lr_low=float, lr_high=float,
                      target_sensitivity=float, refer_band=float)
 
@@ -66,8 +66,8 @@ def setting(key:str, value=None):
 
 # %% ../nbs/api/00_core.ipynb #374d9bbe
 def default_model() -> Path:
-    "Where `train` with the default settings leaves its export: `models_dir/<arch>_<size>px/model.pkl`."
-    return Path(setting('models_dir'))/f"{setting('arch')}_{setting('size')}px"/'model.pkl'
+    "The model used when none is given: the `model` setting, the shipped `models/default/model.pkl`."
+    return setting('model')
 
 # %% ../nbs/api/00_core.ipynb #9ba0337d
 @contextmanager

@@ -180,6 +180,7 @@ def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uni
              n_boot:int=1000, # patient bootstrap resamples for the confidence intervals
              target_sensitivity:float=0.995, # referral: the narrowest band whose kept cells reach this sensitivity
              trust:bool=False, # load an export with no SHA-256 beside it (see `load_model`)
+             engine:str='auto', # probabilities from 'onnx', 'torch', or 'auto' (the ONNX twin where there is one, as `predict`)
             ) -> dict:
     "Evaluate a model on a labelled folder; write `report.json`, figures and per-patient/per-field tables to `out`."
     model_path = None if isinstance(model, Learner) else Path(model or default_model())
@@ -188,15 +189,17 @@ def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uni
     files = labelled_cells(folder, learn, patients)
     leaked = leaked_cells(learn, files)
     threshold, _ = operating_point(learn)
-    runs = {'plain': predict(files, learn)}
-    if tta: runs['tta'] = predict(files, learn, tta=True)
+    source = model_path or learn  # a path: its ONNX twin where it has one, as `predict` does by default
+    runs = {'plain': predict(files, source, engine=engine, trust=trust)}
+    if tta: runs['tta'] = predict(files, source, tta=True, engine=engine, trust=trust)
     df = runs['plain']
     ok = df.error.eq('').values
     for f, e in zip(df.path[~ok], df.error[~ok]): print(f'skipped {f}: {e}')
     files = [f for f, k in zip(files, ok) if k]
     y = np.array([f.parent.name == PARASITIZED for f in files])
     pats = [patient_id(f) for f in files]
-    report = dict(model=str(model_path) if model_path else None, data=str(folder), out=str(out), patients_subset=patients,
+    report = dict(model=str(model_path) if model_path else None, engine=runs['plain'].attrs['engine'], data=str(folder),
+                  out=str(out), patients_subset=patients,
                   n=len(files), skipped=int((~ok).sum()), patients=len(set(pats)), leaked_cells=leaked,
                   threshold=threshold, target_sensitivity=getattr(learn, 'meta', {}).get('target_sensitivity'))
     for name, run in runs.items():
@@ -231,7 +234,7 @@ def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uni
 def summary(report:dict) -> str:
     "A few lines on a `report`: the headline metrics with their 95% intervals, plain and with TTA."
     lines = [f"{report['n']} cells from {report['patients']} patients ({report['skipped']} skipped, {report['leaked_cells']} "
-             f"from training patients); threshold {report['threshold']:.4f}"]
+             f"from training patients); threshold {report['threshold']:.4f}; engine {report['engine']}"]
     for name in ('plain', 'tta'):
         if name not in report: continue
         for at in ('at_threshold', 'at_0.5'):

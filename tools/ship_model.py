@@ -1,0 +1,56 @@
+"""Package a finished training run as the shipped default model in models/default/, and measure it for the card.
+
+    python tools/ship_model.py RUN_DIR --data DATA_FOLDER [--out models/default]
+
+RUN_DIR is a `malaria-fastai train` output folder trained on cell_images_dev.zip with the patient split; DATA_FOLDER
+is that zip extracted (the same data, so the validation patients are the run's own). Writes model.pkl (half-precision
+weights) with its SHA-256, model.json, the ONNX twin (int8 where it costs at most 0.3 points of accuracy on the
+validation patients, else float), evaluation/ (report.json, figures, tables) and ship.json (the measurements the
+model card quotes). The card itself, models/default/README.md, is written by hand from ship.json and report.json."""
+import argparse, json, shutil, tempfile, time
+from pathlib import Path
+import numpy as np
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('run', type=Path); p.add_argument('--data', type=Path, required=True)
+    p.add_argument('--out', type=Path, default=Path('models/default'))
+    args = p.parse_args()
+    from malaria_fastai.core import cell_pixels, write_checksum, replace_when_done
+    from malaria_fastai.data import cell_files, class_root, patient_id
+    from malaria_fastai.learner import export_onnx
+    from malaria_fastai.inference import load_model, export_half, predict
+    from malaria_fastai.runtime import quantize_onnx, OnnxCells
+    from malaria_fastai.evaluate import evaluate
+    out = args.out; out.mkdir(parents=True, exist_ok=True)
+    learn = load_model(args.run/'model.pkl')
+    meta = learn.meta
+    export_half(learn, out/'model.pkl')
+    learn = load_model(out/'model.pkl')  # the shipped weights, back in float: the ONNX twin is made from exactly these
+    with replace_when_done(out/'model.json') as tmp: tmp.write_text(json.dumps(dict(meta, weights='float16'), indent=1))
+    files = cell_files(class_root(args.data))
+    train_files = [f for f in files if patient_id(f) in set(meta['train_patients'])]
+    valid_files = [f for f in files if patient_id(f) in set(meta['valid_patients'])]
+    rng = np.random.default_rng(0)
+    calib = np.stack([cell_pixels(f, meta['size']) for f in rng.choice(train_files, 512, replace=False)])
+    with tempfile.TemporaryDirectory() as d:
+        float_onnx = export_onnx(learn, Path(d)/'float.onnx')
+        int8_onnx = quantize_onnx(float_onnx, Path(d)/'int8.onnx', calib)
+        y = np.array([f.parent.name == 'Parasitized' for f in valid_files])
+        scores = {}
+        for name, f in (('float', float_onnx), ('int8', int8_onnx)):
+            t = time.time(); df = predict(valid_files, f); secs = time.time() - t
+            scores[name] = dict(accuracy=float(((df.prediction == 'Parasitized').values == y).mean()), seconds=secs,
+                                cells_per_s=len(valid_files)/secs, mib=f.stat().st_size/2**20)
+        drop = scores['float']['accuracy'] - scores['int8']['accuracy']
+        chosen = 'int8' if drop <= 0.003 else 'float'
+        shutil.copy({'float': float_onnx, 'int8': int8_onnx}[chosen], out/'model.onnx')
+    write_checksum(out/'model.onnx')
+    report = evaluate(args.data, out/'model.pkl', out=out/'evaluation', patients='valid', tta=True)
+    ship = dict(run=str(args.run), onnx=chosen, onnx_scores=scores, int8_accuracy_drop=drop,
+                sizes_mib={f.name: round(f.stat().st_size/2**20, 2) for f in out.iterdir() if f.is_file()},
+                tiny_check='tests/test_default_model.py')
+    with replace_when_done(out/'ship.json') as tmp: tmp.write_text(json.dumps(ship, indent=1))
+    print(json.dumps(ship, indent=1))
+
+if __name__ == '__main__': main()
