@@ -80,6 +80,8 @@ def replace_when_done(path):
     tmp = Path(tmp)
     try:
         yield tmp
+        umask = os.umask(0); os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # the permissions of an ordinary new file, not mkstemp's private 0600
         os.replace(tmp, path)
     finally:
         if tmp.exists(): tmp.unlink()

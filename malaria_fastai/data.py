@@ -234,7 +234,7 @@ class CellArrayDL(TfmdDL):
             yield TensorImage(self.dataset.pixels[b]), TensorCategory(self.dataset.labels[b])
 
 # %% ../nbs/api/02_data.ipynb #13daffa5
-def cell_dataloaders(path:Path=None, # class folder root; default `get_data()`
+def cell_dataloaders(path:Path=None, # a folder holding the class folders (at any depth); default `get_data()`
                      size:int=None, # square side the cells are squished to
                      bs:int=None, # batch size
                      valid_pct:float=None, # share of images (of patients, for the patient split) held out
@@ -244,7 +244,7 @@ def cell_dataloaders(path:Path=None, # class folder root; default `get_data()`
                      **kwargs, # passed to the `DataLoader`s
                     ) -> DataLoaders:
     "`DataLoaders` for the cells under `path`, unreadable images reported and left out before any epoch."
-    path, size, bs = Path(path) if path else get_data(), setting('size', size), setting('bs', bs)
+    path, size, bs = class_root(path) if path else get_data(), setting('size', size), setting('bs', bs)
     check_class_folders(path)
     files = cell_files(path)
     if fast: pixels, bad = decode_cells(files, size)

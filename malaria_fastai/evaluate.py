@@ -221,7 +221,8 @@ def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uni
     ax.plot(referral.referred, referral.accuracy_kept, '.-', label='accuracy kept')
     ax.set(xlabel='share of cells referred', ylabel='on the cells kept', title='referral'); ax.legend()
     figs['referral'] = fig
-    interp = ClassificationInterpretation.from_learner(learn, dl=learn.dls.test_dl(files, with_labels=True))
+    # no worker processes: forking after onnxruntime's and the decoders' threads have run can deadlock
+    interp = ClassificationInterpretation.from_learner(learn, dl=learn.dls.test_dl(files, with_labels=True, num_workers=0))
     interp.plot_top_losses(min(9, len(files)), nrows=3)
     figs['top_losses'] = plt.gcf()
     figs['grad_cam'] = grad_cam_gallery(learn, files, y, prob, threshold)
