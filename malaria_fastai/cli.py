@@ -17,7 +17,7 @@ from .runtime import COLUMNS, onnx_twin, predict_onnx, summarize
 def _download(args) -> int:
     "Download and extract the data set; print where the class folders are."
     from malaria_fastai.data import download, extract
-    print(extract(download(args.url, args.dest), args.dest))
+    print(extract(download(args.url, args.dest, sha256=args.sha256), args.dest))
     return 0
 
 def _train(args) -> int:
@@ -84,6 +84,7 @@ def parser() -> argparse.ArgumentParser:
         'Download the archive (with a progress bar, size-checked) and extract it; print the folder of class subfolders.')
     d.add_argument('--url', help=f'archive URL, http(s):// or file:// (default: $MALARIA_DATA_URL, else {s.data_url})')
     d.add_argument('--dest', type=Path, help=f'folder to download and extract into (default: {s.data_dir})')
+    d.add_argument('--sha256', help='expected SHA-256 of the archive: a mismatch is an error and nothing is kept or extracted')
     t = sub.add_parser('train', help='train a model with the seed recipe', description=
         'Train ResNet18/50 with fit_one_cycle (frozen body first when pretrained, then unfrozen with discriminative '
         'learning rates); save per-epoch checkpoints, history.csv, losses.png, confusion_matrix.png and model.pkl.')

@@ -44,6 +44,7 @@ def _local_path(url:str) -> Path|None:
 def download(url:str=None, # archive URL; default `data_source()`
              dest:Path=None, # folder to save into; default the `data_dir` setting
              force:bool=False, # download again even if the archive is already there
+             sha256:str=None, # expected SHA-256 of the archive, checked before it is kept
             ) -> Path:
     "Download the archive at `url` into `dest` (temporary file, size check, then rename) and return its path."
     url = url or data_source()
@@ -65,6 +66,8 @@ def download(url:str=None, # archive URL; default `data_source()`
         size = (tmp/archive.name).stat().st_size
         if url == NIH_URL and size != NIH_BYTES:
             raise IOError(f"{url} gave {size:,} bytes, expected {NIH_BYTES:,}: incomplete or changed; nothing was kept")
+        if sha256 and sha256_file(tmp/archive.name) != sha256.lower():
+            raise IOError(f"{url} does not have the expected SHA-256 {sha256}: changed or corrupted; nothing was kept")
         os.replace(tmp/archive.name, archive)
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return archive

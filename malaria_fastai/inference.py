@@ -48,10 +48,11 @@ def load_model(model=None, # an export (`model.pkl`); default `default_model()`
 # %% ../nbs/api/06_inference.ipynb #296fc42b
 def export_half(learn:Learner, dest:Path) -> Path:
     "Export `learn` with half-precision weights, and its SHA-256; `load_model` restores float weights."
+    weights = {k: v.clone() for k,v in learn.model.state_dict().items()}
     learn.model.half()
     try:
         with replace_when_done(dest) as tmp: learn.export(tmp)
-    finally: learn.model.float()
+    finally: learn.model.float().load_state_dict(weights)  # `learn` keeps its exact float weights
     write_checksum(dest)
     return Path(dest)
 

@@ -32,3 +32,15 @@ def test_download_of_a_missing_url_is_a_clear_error(server, tmp_path):
     res = run_cli('download', '--url', f'{url}/nothing.zip', '--dest', tmp_path/'data', check=False)
     assert res.returncode != 0 and 'could not download' in res.stderr
     assert list((tmp_path/'data').iterdir()) == []
+
+def test_a_wrong_checksum_is_an_error_and_nothing_is_kept(server, tmp_path):
+    import hashlib
+    www, url = server
+    with zipfile.ZipFile(www/'cells.zip', 'w') as z:
+        for c in ('Parasitized', 'Uninfected'): z.writestr(f'cell_images/{c}/C1P1_IMG_1_cell_1.png', b'png bytes')
+    res = run_cli('download', '--url', f'{url}/cells.zip', '--dest', tmp_path/'data', '--sha256', '0'*64, check=False)
+    assert res.returncode != 0 and 'does not have the expected SHA-256' in res.stderr
+    assert list((tmp_path/'data').iterdir()) == []
+    good = hashlib.sha256((www/'cells.zip').read_bytes()).hexdigest()
+    res = run_cli('download', '--url', f'{url}/cells.zip', '--dest', tmp_path/'data', '--sha256', good)
+    assert Path(res.stdout.splitlines()[-1]) == tmp_path/'data'/'cells'/'cell_images'

@@ -157,3 +157,13 @@ def test_an_interrupted_download_leaves_nothing_and_is_restarted(cells, tmp_path
         assert (Path(res.stdout.splitlines()[-1])/'Parasitized').is_dir()
         assert (tmp_path/'data'/'cells.zip').read_bytes() == (www/'cells.zip').read_bytes()
     finally: httpd.shutdown()
+
+def test_evaluate_reports_unreadable_labelled_images_and_goes_on(trained, cells, tmp_path):
+    out, _ = trained
+    data = tmp_path/'data'
+    shutil.copytree(cells, data)
+    (data/'Parasitized'/'C1P1_IMG_1_cell_broken.png').write_bytes(b'\x89PNG\r\n\x1a\n broken')
+    res = run_cli('evaluate', data, '--model', out/'model.pkl', '--out', tmp_path/'ev', '--n-boot', 20)
+    report = json.loads((tmp_path/'ev'/'report.json').read_text())
+    assert report['skipped'] == 1 and report['n'] == len(list(cells.rglob('*.png')))
+    assert 'C1P1_IMG_1_cell_broken.png' in res.stdout
