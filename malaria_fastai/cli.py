@@ -11,7 +11,7 @@ __all__ = ['parser', 'main']
 import argparse, sys
 from pathlib import Path
 from .core import *
-from .runtime import COLUMNS, onnx_twin, predict_onnx, summarize
+from .runtime import COLUMNS, onnx_for, onnx_twin, predict_onnx, summarize
 
 # %% ../nbs/api/08_cli.ipynb #70a50678
 def _download(args) -> int:
@@ -43,8 +43,8 @@ def _write_csv(rows, dest=None):
 def _predict(args) -> int:
     "Classify files and folders through the model's ONNX twin when it has one (torch is never loaded), else torch."
     model = Path(args.model or default_model())
-    twin = model if model.suffix == '.onnx' else onnx_twin(model)
-    if args.engine != 'torch' and (twin.is_file() or args.engine == 'onnx'):
+    twin = onnx_for(model, args.engine)  # the same choice as `predict`, made without importing torch
+    if twin:
         rows, engine = predict_onnx(args.paths, twin, bs=args.bs, tta=args.tta), f'onnxruntime ({twin})'
     else:
         from malaria_fastai.inference import predict

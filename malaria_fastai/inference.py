@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, fastai
 from fastai.vision.all import Learner, load_learner
 from .core import *
-from .runtime import COLUMNS, classify, onnx_twin, predict_onnx
+from .runtime import COLUMNS, classify, onnx_for, predict_onnx
 from .learner import preprocessing, prob_parasitized, model_input, export_onnx
 
 # %% ../nbs/api/06_inference.ipynb #7a76f81a
@@ -75,15 +75,13 @@ def predict(items, # files and/or folders of cell images
            ) -> pd.DataFrame:
     "Classify the images in `items` in batches: one row per file with `path`, `prediction`, `prob_parasitized`, `refer`, `error`."
     path = None if isinstance(model, Learner) else Path(model or default_model())
-    onnx_file = path if path is not None and path.suffix == '.onnx' else (onnx_twin(path) if path is not None else None)
-    use_onnx = engine == 'onnx' or (engine == 'auto' and onnx_file is not None and onnx_file.is_file())
-    if use_onnx:
-        if onnx_file is None or not onnx_file.is_file(): raise FileNotFoundError(f"no ONNX model at {onnx_file}: make one with `malaria-fastai export-onnx`")
+    onnx_file = None if path is None else onnx_for(path, engine)
+    if onnx_file:
         rows = predict_onnx(items, onnx_file, bs, tta, threshold, refer_band, n_workers)
     else:
         learn = model if isinstance(model, Learner) else load_model(path, trust)
         threshold, refer_band = operating_point(learn, threshold, refer_band)
         rows = classify(items, prob_parasitized(learn, tta), preprocessing(learn)[0], threshold, refer_band, bs, n_workers)
     df = pd.DataFrame(rows, columns=list(COLUMNS))
-    df.attrs['engine'] = f'onnxruntime ({onnx_file})' if use_onnx else 'torch'
+    df.attrs['engine'] = f'onnxruntime ({onnx_file})' if onnx_file else 'torch'
     return df
