@@ -209,12 +209,12 @@ def cell_datablock(size:int=None, splitter=None) -> DataBlock:
 
 # %% ../nbs/api/02_data.ipynb #397e0369
 def decode_cells(files, size:int, n_workers:int=None):
-    "Decode and squish `files` to uint8 (N, 3, size, size) in threads; also return `{file: reason}` for unreadable ones."
-    with ThreadPoolExecutor(n_workers or os.cpu_count()) as ex: decoded = list(ex.map(decode_cell, files, [size]*len(files)))
-    bad = {f: err for f,(_,err) in zip(files, decoded) if err}
-    good = [px for px,_ in decoded if px is not None]
-    pixels = torch.from_numpy(np.stack(good)).permute(0,3,1,2).contiguous() if good else torch.zeros(0, 3, size, size, dtype=torch.uint8)
-    return pixels, bad
+    "Decode and squish `files` to uint8 (N, 3, size, size) with `decoded_batches`; also return `{file: reason}` for unreadable ones."
+    chunks, bad = [np.zeros((0, size, size, 3), np.uint8)], {}
+    for _, pixels, errors in decoded_batches(files, size, bs=1024, n_workers=n_workers):
+        chunks.append(pixels)
+        bad.update({files[i]: err for i, err in errors.items()})
+    return torch.from_numpy(np.concatenate(chunks)).permute(0,3,1,2).contiguous(), bad
 
 # %% ../nbs/api/02_data.ipynb #177b9fe6
 class CellArrays:
