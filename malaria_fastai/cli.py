@@ -24,8 +24,9 @@ def _train(args) -> int:
     "Train with the seed's recipe; `train` prints where everything went."
     from malaria_fastai.train import train
     train(data=args.data, arch=args.arch, size=args.size, bs=args.bs, epochs=args.epochs, freeze_epochs=args.freeze_epochs,
-          lr=args.lr, lr_low=args.lr_low, lr_high=args.lr_high, pretrained=args.pretrained, split=args.split, valid_pct=args.valid_pct,
-          seed=args.seed, out_dir=args.out, resume=args.resume)
+          lr=args.lr, lr_low=args.lr_low, lr_high=args.lr_high, label_smoothing=args.label_smoothing,
+          pretrained=args.pretrained, split=args.split, valid_pct=args.valid_pct, seed=args.seed, out_dir=args.out,
+          resume=args.resume)
     return 0
 
 # %% ../nbs/api/08_cli.ipynb #094549df
@@ -97,6 +98,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--lr', type=float, help=f'learning rate of the frozen stage, or of training from scratch (default: {s.lr})')
     t.add_argument('--lr-low', type=float, help=f'learning rate of the first layers once unfrozen (default: {s.lr_low})')
     t.add_argument('--lr-high', type=float, help=f'learning rate of the head once unfrozen (default: {s.lr_high})')
+    t.add_argument('--label-smoothing', type=float, help=f'eps of the label-smoothing cross-entropy, 0 for plain cross-entropy (default: {s.label_smoothing})')
     t.add_argument('--pretrained', action=argparse.BooleanOptionalAction, help=f'start from ImageNet weights (default: {s.pretrained})')
     t.add_argument('--split', choices=['patient', 'random'], help=f"'patient': no patient on both sides; 'random': the seed's split (default: {s.split})")
     t.add_argument('--valid-pct', type=float, help=f'share of images (patients, for the patient split) held out for validation (default: {s.valid_pct})')

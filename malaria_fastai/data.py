@@ -149,13 +149,13 @@ def unreadable_images(files, n_workers:int=None) -> dict:
 
 # %% ../nbs/api/02_data.ipynb #fda87d23
 class RandomFlips(RandTransform):
-    "Flip each training image left-right and up-down, each independently with probability `p`."
+    "Flip each training image left-right, up-down and across its diagonal, each independently with probability `p`."
     split_idx, order = 0, 40
     def __init__(self, p:float=0.5): super().__init__(p=1.); self.flip_p = p
     def encodes(self, x:TensorImage):
-        for dim in (-1, -2):
-            flip = torch.rand(x.shape[0], device=x.device) < self.flip_p
-            x = torch.where(flip[:,None,None,None], x.flip(dim), x)
+        for flip in (lambda t: t.flip(-1), lambda t: t.flip(-2), lambda t: t.transpose(-1, -2)):
+            chosen = torch.rand(x.shape[0], device=x.device) < self.flip_p
+            x = torch.where(chosen[:,None,None,None], flip(x), x)
         return x
 
 # %% ../nbs/api/02_data.ipynb #54d2ef44

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.error import URLError
 import numpy as np, sklearn.metrics as skm, torch, torchvision
 from fastai.vision.all import (Learner, vision_learner, resnet18, resnet50, accuracy, error_rate, CrossEntropyLossFlat,
-                               Resize, Normalize)
+                               LabelSmoothingCrossEntropyFlat, Resize, Normalize)
 from fastai.metrics import AccumMetric, ActivationType, skm_to_fastai
 from .core import *
 
@@ -63,12 +63,14 @@ def _weights_help(arch:str, err) -> str:
 def cell_learner(dls, # `DataLoaders` from `cell_dataloaders`
                  arch:str=None, # 'resnet18' or 'resnet50'
                  pretrained:bool=None, # start from ImageNet weights (downloaded once by torchvision)
+                 label_smoothing:float=None, # `eps` of fastai's label-smoothing cross-entropy; 0 for plain cross-entropy
                  **kwargs, # passed to `vision_learner`, e.g. `path`, `model_dir`
                 ) -> Learner:
-    "A `vision_learner` for the cells in `dls`: cross-entropy, `clinical_metrics`, body frozen when `pretrained`."
-    arch, pretrained = setting('arch', arch), setting('pretrained', pretrained)
+    "A `vision_learner` for the cells in `dls`: (label-smoothed) cross-entropy, `clinical_metrics`, body frozen when `pretrained`."
+    arch, pretrained, eps = setting('arch', arch), setting('pretrained', pretrained), setting('label_smoothing', label_smoothing)
     if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
-    kwargs = dict(loss_func=CrossEntropyLossFlat(), metrics=clinical_metrics(dls.vocab), **kwargs)
+    loss_func = LabelSmoothingCrossEntropyFlat(eps=eps) if eps else CrossEntropyLossFlat()
+    kwargs = dict(loss_func=loss_func, metrics=clinical_metrics(dls.vocab), **kwargs)
     try: return vision_learner(dls, ARCHS[arch], pretrained=pretrained, **kwargs)
     except URLError as e: raise WeightsUnavailableError(_weights_help(arch, e)) from e
 

@@ -93,6 +93,7 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
           lr:float=None, # learning rate of the frozen stage, or of the single stage from scratch
           lr_low:float=None, # learning rate of the first layers once unfrozen
           lr_high:float=None, # learning rate of the head once unfrozen
+          label_smoothing:float=None, # `eps` of the label-smoothing cross-entropy; 0 for plain cross-entropy
           pretrained:bool=None, # start from ImageNet weights
           split:str=None, # 'patient' (no patient on both sides) or 'random' (the seed's split)
           valid_pct:float=None, # share of images (of patients, for the patient split) held out for validation
@@ -110,7 +111,8 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
     out_dir = Path(out_dir or Path(setting('models_dir'))/f'{arch}_{size}px')
     set_seed(seed, reproducible=True)
     dls = cell_dataloaders(get_data(data), size=size, bs=bs, valid_pct=valid_pct, seed=seed, split=split, fast=fast)
-    learn = cell_learner(dls, arch, pretrained, path=out_dir, model_dir='checkpoints')
+    label_smoothing = setting('label_smoothing', label_smoothing)
+    learn = cell_learner(dls, arch, pretrained, label_smoothing, path=out_dir, model_dir='checkpoints')
     stages = [('frozen', freeze_epochs, lr), ('unfrozen', epochs, slice(lr_low, lr_high))] if pretrained else [('scratch', epochs, lr)]
     fig, axs = plt.subplots(1, len(stages), figsize=(6*len(stages), 4), squeeze=False)
     history = []
@@ -125,9 +127,10 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
     threshold = sensitivity_threshold(targs == pos, probs[:, pos], target_sensitivity)
     print(f"threshold for sensitivity >= {target_sensitivity} on the validation cells: {threshold:.4f}")
     learn.meta = run_meta(dls, arch=arch, size=size, pretrained=pretrained, split=split, valid_pct=valid_pct, seed=seed,
-                          threshold=threshold, target_sensitivity=target_sensitivity)
+                          epochs=epochs, lr=lr, label_smoothing=label_smoothing, threshold=threshold,
+                          target_sensitivity=target_sensitivity)
+    save_figure(plot_confusion(learn), out_dir/'confusion_matrix.png')  # on the cells already in memory
     learn.dls = file_dataloaders(dls)  # from here on the learner reads image files, as its export will
-    save_figure(plot_confusion(learn), out_dir/'confusion_matrix.png')
     with replace_when_done(out_dir/'model.pkl') as tmp: learn.export(tmp)
     write_checksum(out_dir/'model.pkl')
     export_onnx(learn, out_dir/'model.onnx')
