@@ -33,7 +33,7 @@ class WeightsUnavailableError(RuntimeError):
 DEFAULTS = dict(
     data_url=NIH_URL, data_dir='data', models_dir='models', model='models/default/model.pkl', arch='resnet18', pretrained='True',
     size='48', bs='64', split='patient', valid_pct='0.2', seed='42', freeze_epochs='1', epochs='6',
-    lr='3e-3', label_smoothing='0.1', lr_low='1e-5', lr_high='1e-3', target_sensitivity='0.98', refer_band='0.1')
+    lr='3e-3', label_smoothing='0.1', lr_low='1e-5', lr_high='1e-3', target_sensitivity='0.98', refer_band='0.04')
 SETTING_TYPES = dict(data_dir=Path, models_dir=Path, model=Path, pretrained=bool, size=int, bs=int, valid_pct=float,
                      seed=int, freeze_epochs=int, epochs=int, lr=float, lr_low=float, lr_high=float, label_smoothing=float,
                      target_sensitivity=float, refer_band=float)
@@ -159,13 +159,14 @@ def list_inputs(items) -> list[tuple[Path, str]]:
 # %% ../nbs/api/00_core.ipynb #d7de125b
 def decoded_batches(paths, size:int, bs:int=64, n_workers:int=None):
     "Yield `(positions, pixels, errors)` for each batch of `paths`: uint8 (n, size, size, 3) of the readable ones, `{position: reason}` for the rest."
-    batches = [list(range(i, min(i+bs, len(paths)))) for i in range(0, len(paths), bs)]
-    with ThreadPoolExecutor(n_workers or os.cpu_count()) as ex:
-        submit = lambda b: [ex.submit(decode_cell, paths[i], size) for i in b]
+    batches, n_workers = [list(range(i, min(i+bs, len(paths)))) for i in range(0, len(paths), bs)], n_workers or os.cpu_count()
+    decode_part = lambda part: [decode_cell(paths[i], size) for i in part]
+    with ThreadPoolExecutor(n_workers) as ex:  # one task per worker and batch: a task per file costs more than it decodes
+        submit = lambda b: [ex.submit(decode_part, part) for part in np.array_split(b, min(n_workers, len(b)))]
         upcoming = submit(batches[0]) if batches else []
         for k, batch in enumerate(batches):
             current, upcoming = upcoming, (submit(batches[k+1]) if k+1 < len(batches) else [])  # decode one batch ahead
-            decoded = [f.result() for f in current]
+            decoded = [cell for f in current for cell in f.result()]
             ok = [i for i,(px,_) in zip(batch, decoded) if px is not None]
             pixels = np.stack([px for px,_ in decoded if px is not None]) if ok else np.zeros((0, size, size, 3), np.uint8)
             yield ok, pixels, {i: err for i,(px,err) in zip(batch, decoded) if px is None}
