@@ -14,15 +14,13 @@ def main():
     args = p.parse_args()
     warnings.filterwarnings('ignore')
     from malaria_fastai.core import default_model, cell_pixels, PARASITIZED
-    from malaria_fastai.data import cell_files, patient_id
+    from malaria_fastai.evaluate import labelled_cells
     from malaria_fastai.inference import load_model, predict
     from malaria_fastai.learner import preprocessing, model_input
     model = args.model or default_model()
     learn = load_model(model)
     size, mean, std = preprocessing(learn)
-    files = cell_files(data_folder(args.data))
-    valid = set(learn.meta.get('valid_patients', []))
-    pick = [f for f in files if patient_id(f) in valid] or files
+    pick = labelled_cells(data_folder(args.data), learn, 'valid' if learn.meta.get('valid_patients') else None)
     files = list(np.random.default_rng(0).choice(pick, min(args.n, len(pick)), replace=False))
     torch.set_num_threads(torch.get_num_threads())
     rates, acc = {}, {}

@@ -47,14 +47,12 @@ def main():
     import numpy as np
     from _common import data_folder, machine, timer
     from malaria_fastai.core import default_model, PARASITIZED
-    from malaria_fastai.data import cell_files, patient_id
-    from malaria_fastai.inference import predict
+    from malaria_fastai.evaluate import labelled_cells
+    from malaria_fastai.inference import load_model, predict
     model = Path(args.model or default_model())
-    meta = json.loads(model.with_suffix('.json').read_text())
-    files = cell_files(data_folder(args.data))
-    side = {**{p: 'train' for p in meta['train_patients']}, **{p: 'valid' for p in meta['valid_patients']}}
-    train = [f for f in files if side.get(patient_id(f)) == 'train']
-    valid = [f for f in files if side.get(patient_id(f)) == 'valid']
+    learn = load_model(model)
+    meta = learn.meta
+    train, valid = (labelled_cells(data_folder(args.data), learn, side) for side in ('train', 'valid'))
     truth = np.array([f.parent.name == PARASITIZED for f in valid])
     print(f"# {len(valid)} validation cells of {len(meta['valid_patients'])} patients; emfet fitted on {len(train)} cells "
           f"of {len(meta['train_patients'])} training patients\n# {machine()}", flush=True)

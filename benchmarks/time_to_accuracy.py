@@ -10,21 +10,19 @@ validation patients, through the same fastai per-file pipeline (`test_dl` on the
 
     MALARIA_DATA=/path/to/extracted/dev python benchmarks/time_to_accuracy.py [--plain-epochs 8] [--out /tmp/tta]
 """
-import argparse, json, os, subprocess, sys, tempfile, warnings
+import argparse, json, subprocess, sys, tempfile, warnings
 from pathlib import Path
-import numpy as np, torch
+import torch
 from _common import data_folder, machine, timer
 
 def scores(learn, files) -> dict:
     "Accuracy (argmax), sensitivity, specificity and ROC AUC of `learn` on `files`, through fastai's per-file pipeline."
-    from sklearn.metrics import roc_auc_score
-    from fastai.vision.all import parent_label
+    from malaria_fastai.core import PARASITIZED
+    from malaria_fastai.evaluate import clinical_scores
     dl = learn.dls.test_dl(files, num_workers=0)
-    probs = learn.get_preds(dl=dl)[0][:, list(learn.dls.vocab).index('Parasitized')].numpy()
-    truth = np.array([parent_label(f) == 'Parasitized' for f in files])
-    called = probs >= 0.5
-    return dict(accuracy=float((called == truth).mean()), sensitivity=float(called[truth].mean()),
-                specificity=float((~called[~truth]).mean()), roc_auc=float(roc_auc_score(truth, probs)))
+    probs = learn.get_preds(dl=dl)[0][:, list(learn.dls.vocab).index(PARASITIZED)].numpy()
+    all_scores = clinical_scores([f.parent.name == PARASITIZED for f in files], probs, 0.5)
+    return {k: all_scores[k] for k in ('accuracy', 'sensitivity', 'specificity', 'roc_auc')}
 
 def plain_recipe(root, valid_patients, epochs):
     "The seeds' plain fastai recipe on the training patients; the learner and its wall seconds."

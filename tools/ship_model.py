@@ -17,20 +17,17 @@ def main():
     p.add_argument('--out', type=Path, default=Path('models/default'))
     args = p.parse_args()
     from malaria_fastai.core import cell_pixels, write_checksum, replace_when_done
-    from malaria_fastai.data import cell_files, class_root, patient_id
     from malaria_fastai.learner import export_onnx
     from malaria_fastai.inference import load_model, export_half, predict
     from malaria_fastai.runtime import quantize_onnx, halve_onnx
-    from malaria_fastai.evaluate import evaluate
+    from malaria_fastai.evaluate import evaluate, labelled_cells
     out = args.out; out.mkdir(parents=True, exist_ok=True)
     learn = load_model(args.run/'model.pkl')
     meta = learn.meta
     export_half(learn, out/'model.pkl')
     learn = load_model(out/'model.pkl')  # the shipped weights, back in float: the ONNX twin is made from exactly these
     with replace_when_done(out/'model.json') as tmp: tmp.write_text(json.dumps(dict(meta, weights='float16'), indent=1))
-    files = cell_files(class_root(args.data))
-    train_files = [f for f in files if patient_id(f) in set(meta['train_patients'])]
-    valid_files = [f for f in files if patient_id(f) in set(meta['valid_patients'])]
+    train_files, valid_files = (labelled_cells(args.data, learn, side) for side in ('train', 'valid'))
     rng = np.random.default_rng(0)
     calib = np.stack([cell_pixels(f, meta['size']) for f in rng.choice(train_files, 512, replace=False)])
     with tempfile.TemporaryDirectory() as d:
