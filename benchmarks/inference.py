@@ -23,12 +23,13 @@ def main():
     pick = labelled_cells(data_folder(args.data), learn, 'valid' if learn.meta.get('valid_patients') else None)
     files = list(np.random.default_rng(0).choice(pick, min(args.n, len(pick)), replace=False))
     torch.set_num_threads(torch.get_num_threads())
-    rates, acc = {}, {}
+    rates, acc, threshold = {}, {}, learn.meta.get('threshold', 0.5)
     y = np.array([f.parent.name == PARASITIZED for f in files])
     for name, kw in (('predict, ONNX twin', dict(engine='onnx')), ('predict, torch', dict(engine='torch'))):
         predict(files[:64], model, **kw)  # warm up
         with timer() as t: df = predict(files, model, **kw)
-        rates[name], acc[name] = len(files)/t.s, ((df.prediction == PARASITIZED).values == y).mean()
+        rates[name] = len(files)/t.s
+        acc[name] = {f'{th:.4f}': ((df.prob_parasitized.values >= th) == y).mean() for th in (threshold, 0.5)}
     dl = learn.dls.test_dl(files, bs=64)
     with timer() as t: probs = learn.get_preds(dl=dl)[0]
     rates['fastai get_preds(test_dl)'] = len(files)/t.s
@@ -43,12 +44,14 @@ def main():
             for i in range(0, len(x), 64): net(x[i:i+64])
     rates['forward pass alone (torch, in memory)'] = len(x)/t.s
     print(f"# batch inference, {len(files)} PNGs of validation patients, model {model}, size {size}px\n# {machine()}")
-    for k, v in rates.items(): print(f"{k:42s} {v:8.1f} cells/s" + (f"   accuracy {acc[k]:.4f}" if k in acc else ''))
+    for k, v in rates.items():
+        print(f"{k:42s} {v:8.1f} cells/s" + ('   accuracy ' + ', '.join(f'{a:.4f} at {th}' for th, a in acc[k].items()) if k in acc else ''))
     best = rates['predict, ONNX twin']
     print(f"ratio predict(ONNX) / get_preds:        {best/rates['fastai get_preds(test_dl)']:.2f}x")
     print(f"ratio predict(ONNX) / learn.predict:    {best/rates['fastai learn.predict loop']:.2f}x")
     print(f"ratio predict(torch) / forward alone:   {rates['predict, torch']/rates['forward pass alone (torch, in memory)']:.2f}")
     print(f"ratio predict(ONNX) / forward alone:    {best/rates['forward pass alone (torch, in memory)']:.2f}")
-    print(f"accuracy ONNX minus torch (points):     {100*(acc['predict, ONNX twin'] - acc['predict, torch']):+.2f}")
+    for th in acc['predict, torch']:
+        print(f"accuracy ONNX minus torch at {th} (points): {100*(acc['predict, ONNX twin'][th] - acc['predict, torch'][th]):+.2f}")
 
 if __name__ == '__main__': main()

@@ -25,7 +25,7 @@ def _train(args) -> int:
     from malaria_fastai.train import train
     train(data=args.data, arch=args.arch, size=args.size, bs=args.bs, epochs=args.epochs, freeze_epochs=args.freeze_epochs,
           lr=args.lr, lr_low=args.lr_low, lr_high=args.lr_high, label_smoothing=args.label_smoothing,
-          pretrained=args.pretrained, split=args.split, valid_pct=args.valid_pct, seed=args.seed, out_dir=args.out,
+          mixed_precision=args.mixed_precision, pretrained=args.pretrained, split=args.split, valid_pct=args.valid_pct, seed=args.seed, out_dir=args.out,
           resume=args.resume)
     return 0
 
@@ -99,6 +99,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--lr-low', type=float, help=f'learning rate of the first layers once unfrozen (default: {s.lr_low})')
     t.add_argument('--lr-high', type=float, help=f'learning rate of the head once unfrozen (default: {s.lr_high})')
     t.add_argument('--label-smoothing', type=float, help=f'eps of the label-smoothing cross-entropy, 0 for plain cross-entropy (default: {s.label_smoothing})')
+    t.add_argument('--mixed-precision', action=argparse.BooleanOptionalAction, help=f'float16 on CUDA, bfloat16 on a CPU with '
+                   f'bfloat16 instructions, else float32 (default: {s.mixed_precision})')
     t.add_argument('--pretrained', action=argparse.BooleanOptionalAction, help=f'start from ImageNet weights (default: {s.pretrained})')
     t.add_argument('--split', choices=['patient', 'random'], help=f"'patient': no patient on both sides; 'random': the seed's split (default: {s.split})")
     t.add_argument('--valid-pct', type=float, help=f'share of images (patients, for the patient split) held out for validation (default: {s.valid_pct})')

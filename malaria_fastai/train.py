@@ -94,6 +94,7 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
           lr_low:float=None, # learning rate of the first layers once unfrozen
           lr_high:float=None, # learning rate of the head once unfrozen
           label_smoothing:float=None, # `eps` of the label-smoothing cross-entropy; 0 for plain cross-entropy
+          mixed_precision:bool=None, # half-precision maths where the device has it natively (`mixed_precision_cbs`)
           pretrained:bool=None, # start from ImageNet weights
           split:str=None, # 'patient' (no patient on both sides) or 'random' (the seed's split)
           valid_pct:float=None, # share of images (of patients, for the patient split) held out for validation
@@ -115,21 +116,23 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
     learn = cell_learner(dls, arch, pretrained, label_smoothing, path=out_dir, model_dir='checkpoints')
     stages = [('frozen', freeze_epochs, lr), ('unfrozen', epochs, slice(lr_low, lr_high))] if pretrained else [('scratch', epochs, lr)]
     fig, axs = plt.subplots(1, len(stages), figsize=(6*len(stages), 4), squeeze=False)
-    history = []
-    for ax, (stage, n, stage_lr) in zip(axs.flat, stages):
-        if stage == 'unfrozen': learn.unfreeze()
-        history.append(fit_stage(learn, stage, n, stage_lr, ax=ax, resume=resume))
+    history, precision = [], mixed_precision_cbs(learn, mixed_precision)
+    with learn.added_cbs(precision):  # for training only: the threshold and the export below are float32
+        for ax, (stage, n, stage_lr) in zip(axs.flat, stages):
+            if stage == 'unfrozen': learn.unfreeze()
+            history.append(fit_stage(learn, stage, n, stage_lr, ax=ax, resume=resume))
     with replace_when_done(out_dir/'history.csv') as tmp: pd.concat(history).to_csv(tmp, index=False)
     save_figure(fig, out_dir/'losses.png')
     target_sensitivity = setting('target_sensitivity', target_sensitivity)
     probs, targs = learn.get_preds(dl=dls.valid)
     pos = list(dls.vocab).index(PARASITIZED)
-    threshold = sensitivity_threshold(targs == pos, probs[:, pos], target_sensitivity)
+    is_parasitized, prob = targs == pos, probs[:, pos]
+    threshold = sensitivity_threshold(is_parasitized, prob, target_sensitivity)
     print(f"threshold for sensitivity >= {target_sensitivity} on the validation cells: {threshold:.4f}")
     learn.meta = run_meta(dls, arch=arch, size=size, pretrained=pretrained, split=split, valid_pct=valid_pct, seed=seed,
                           epochs=epochs, lr=lr, label_smoothing=label_smoothing, threshold=threshold,
-                          target_sensitivity=target_sensitivity)
-    save_figure(plot_confusion(learn), out_dir/'confusion_matrix.png')  # on the cells already in memory
+                          target_sensitivity=target_sensitivity, precision=precision[0].amp_mode.value if precision else 'fp32')
+    save_figure(plot_confusion(is_parasitized, prob, threshold), out_dir/'confusion_matrix.png')
     learn.dls = file_dataloaders(dls)  # from here on the learner reads image files, as its export will
     with replace_when_done(out_dir/'model.pkl') as tmp: learn.export(tmp)
     write_checksum(out_dir/'model.pkl')
