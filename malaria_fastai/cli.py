@@ -25,8 +25,8 @@ def _train(args) -> int:
     from malaria_fastai.train import train
     train(data=args.data, arch=args.arch, size=args.size, bs=args.bs, epochs=args.epochs, freeze_epochs=args.freeze_epochs,
           lr=args.lr, lr_low=args.lr_low, lr_high=args.lr_high, label_smoothing=args.label_smoothing,
-          mixed_precision=args.mixed_precision, pretrained=args.pretrained, split=args.split, valid_pct=args.valid_pct, seed=args.seed, out_dir=args.out,
-          resume=args.resume)
+          mixed_precision=args.mixed_precision, pretrained=args.pretrained, split=args.split, valid_pct=args.valid_pct,
+          seed=args.seed, out_dir=args.out, resume=args.resume)
     return 0
 
 # %% ../nbs/api/08_cli.ipynb #094549df
