@@ -16,11 +16,11 @@ import numpy as np, pandas as pd, torch, torch.nn.functional as F
 import matplotlib.pyplot as plt
 import sklearn.metrics as skm
 from sklearn.calibration import CalibrationDisplay
-from fastai.vision.all import Learner, ClassificationInterpretation, hook_output
+from fastai.vision.all import Learner, hook_output
 from .core import *
 from .data import class_root, cell_files, patient_id, field_id
 from .learner import preprocessing, model_input
-from .interpret import save_figure, confusion, plot_confusion
+from .interpret import save_figure, confusion, plot_confusion, plot_top_losses
 from .inference import default_model, load_model, predict, operating_point
 
 # %% ../nbs/api/07_evaluate.ipynb #bbd5327d
@@ -212,9 +212,7 @@ def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uni
     ax.set(xlabel='share of cells referred', ylabel='on the cells kept', title='referral'); ax.legend()
     figs['referral'] = fig
     # no worker processes: forking after onnxruntime's and the decoders' threads have run can deadlock
-    interp = ClassificationInterpretation.from_learner(learn, dl=learn.dls.test_dl(files, with_labels=True, num_workers=0))
-    interp.plot_top_losses(min(9, len(files)), nrows=3)
-    figs['top_losses'] = plt.gcf()
+    figs['top_losses'] = plot_top_losses(learn, min(9, len(files)), dl=learn.dls.test_dl(files, with_labels=True, num_workers=0))
     figs['grad_cam'] = grad_cam_gallery(learn, files, y, prob, threshold)
     report['figures'] = {name: str(save_figure(fig, out/f'{name}.png').name) for name, fig in figs.items()}
     with replace_when_done(out/'report.json') as tmp: tmp.write_text(json.dumps(report, indent=2))

@@ -26,14 +26,13 @@ def main():
     from malaria_fastai.evaluate import evaluate, labelled_cells
     out = args.out; out.mkdir(parents=True, exist_ok=True)
     learn = load_model(args.run/'model.pkl')
-    meta = learn.meta
-    run_threshold = meta['threshold']
-    export_half(learn, out/'model.pkl')
-    learn = load_model(out/'model.pkl')  # the shipped weights, back in float: the ONNX twin is made from exactly these
-    train_files, valid_files = (labelled_cells(args.data, learn, side) for side in ('train', 'valid'))
-    rng = np.random.default_rng(0)
-    calib = np.stack([cell_pixels(f, meta['size']) for f in rng.choice(train_files, 512, replace=False)])
+    meta, run_threshold = learn.meta, learn.meta['threshold']
     with tempfile.TemporaryDirectory() as d:
+        # the shipped weights, half precision and back in float: the ONNX twin is made from exactly these
+        learn = load_model(export_half(learn, Path(d)/'half.pkl'))
+        train_files, valid_files = (labelled_cells(args.data, learn, side) for side in ('train', 'valid'))
+        rng = np.random.default_rng(0)
+        calib = np.stack([cell_pixels(f, meta['size']) for f in rng.choice(train_files, 512, replace=False)])
         float_onnx = export_onnx(learn, Path(d)/'float.onnx')
         candidates = {'float': float_onnx, 'half': halve_onnx(float_onnx, Path(d)/'half.onnx'),
                       'int8': quantize_onnx(float_onnx, Path(d)/'int8.onnx', calib)}
@@ -53,7 +52,7 @@ def main():
         shutil.copy(candidates[chosen], out/'model.onnx')
     write_onnx_meta(out/'model.onnx', dict(OnnxCells(out/'model.onnx').meta, threshold=threshold))
     write_checksum(out/'model.onnx')
-    export_half(learn, out/'model.pkl')  # again, with the stored threshold
+    export_half(learn, out/'model.pkl')
     with replace_when_done(out/'model.json') as tmp: tmp.write_text(json.dumps(dict(meta, weights='float16'), indent=1))
     report = evaluate(args.data, out/'model.pkl', out=out/'evaluation', patients='valid', tta=True)
     ship = dict(run=str(args.run), onnx=chosen, onnx_scores=scores, int8_accuracy_drop=drop, run_threshold=run_threshold,
