@@ -6,9 +6,9 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/data.html.md"""
 
 # %% auto #0
 __all__ = ['data_source', 'download', 'class_root', 'unsafe_entries', 'extract', 'get_data', 'image_files', 'cell_files',
-           'check_class_folders', 'unreadable_images', 'RandomFlips', 'patient_id', 'field_id', 'patient_split',
-           'make_splitter', 'split_summary', 'cell_datablock', 'decode_cells', 'CellArrays', 'CellArrayDL',
-           'cell_dataloaders', 'file_dataloaders']
+           'check_class_folders', 'unreadable_images', 'RandomFlips', 'patient_id', 'field_id', 'patient_folds',
+           'patient_split', 'held_out_split', 'make_splitter', 'train_without', 'split_summary', 'cell_datablock',
+           'decode_cells', 'CellArrays', 'CellArrayDL', 'cell_dataloaders', 'file_dataloaders']
 
 # %% ../nbs/api/02_data.ipynb #541b23df
 import os, re, shutil, stat, tempfile, zipfile
@@ -170,24 +170,51 @@ def field_id(fn) -> str:
     return m.group(1) if m else Path(fn).stem
 
 # %% ../nbs/api/02_data.ipynb #a43dba5c
-def patient_split(files, valid_pct:float=0.2, seed:int=42):
-    "Seeded split by patient (scikit-learn's `StratifiedGroupKFold`): no patient on both sides, both classes in validation."
+def patient_folds(files, n_folds:int=5, seed:int=0) -> np.ndarray:
+    "Fold (0 to `n_folds`-1) of each of `files`: seeded `StratifiedGroupKFold` by patient, stratified by class."
     labels, groups = [parent_label(f) for f in files], [patient_id(f) for f in files]
     n_groups = len(set(groups))
+    if n_groups < n_folds: raise ValueError(f"{n_folds} patient folds need at least {n_folds} patients, found {n_groups}")
+    folds = np.full(len(files), -1)
+    splits = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(np.zeros(len(files)), labels, groups)
+    for k, (_, held_out) in enumerate(splits): folds[held_out] = k
+    return folds
+
+def patient_split(files, valid_pct:float=0.2, seed:int=42):
+    "Seeded split by patient: the first of `patient_folds`, about `valid_pct` of the patients, both classes in validation."
+    n_groups = len({patient_id(f) for f in files})
     if n_groups < 2: raise ValueError(f"a patient split needs at least 2 patients, found {n_groups}")
-    folds = StratifiedGroupKFold(n_splits=min(n_groups, max(2, round(1/valid_pct))), shuffle=True, random_state=seed)
-    train_idx, valid_idx = next(folds.split(np.zeros(len(files)), labels, groups))
-    missing = set(CLASSES) - {labels[i] for i in valid_idx}
+    valid = patient_folds(files, min(n_groups, max(2, round(1/valid_pct))), seed) == 0
+    missing = set(CLASSES) - {parent_label(f) for f,v in zip(files, valid) if v}
     if missing: raise ValueError(f"the patient split left no {' or '.join(missing)} cell in validation: more patients are needed")
-    return list(train_idx), list(valid_idx)
+    return list(np.flatnonzero(~valid)), list(np.flatnonzero(valid))
+
+def held_out_split(valid_patients):
+    "Splitter that puts exactly the cells of `valid_patients` in validation (none when it is empty)."
+    held = set(valid_patients)
+    def split(files):
+        valid = np.array([patient_id(f) in held for f in files], dtype=bool)
+        return list(np.flatnonzero(~valid)), list(np.flatnonzero(valid))
+    return split
 
 # %% ../nbs/api/02_data.ipynb #a186f34b
-def make_splitter(split:str=None, valid_pct:float=None, seed:int=None):
-    "fastai splitter for `split`: 'patient' (`patient_split`) or 'random' (the seed's `RandomSplitter`)."
+def make_splitter(split:str=None, valid_pct:float=None, seed:int=None, valid_patients=None):
+    "fastai splitter: `held_out_split(valid_patients)` when given, else 'patient' (`patient_split`) or 'random' (the seed's)."
+    if valid_patients is not None: return held_out_split(valid_patients)
     split, valid_pct, seed = setting('split', split), setting('valid_pct', valid_pct), setting('seed', seed)
     if split == 'patient': return partial(patient_split, valid_pct=valid_pct, seed=seed)
     if split == 'random': return RandomSplitter(valid_pct, seed=seed)
     raise ValueError(f"unknown split {split!r}: use 'patient' or 'random'")
+
+# %% ../nbs/api/02_data.ipynb #a5726b1d
+def train_without(splitter, root:Path, exclude=()):
+    "`splitter`, leaving the cells in `exclude` (paths relative to `root`, e.g. 'Parasitized/x.png') out of its training side."
+    exclude = {Path(e).as_posix() for e in exclude}
+    if not exclude: return splitter
+    def split(files):
+        train, valid = splitter(files)
+        return [i for i in train if Path(files[i]).relative_to(root).as_posix() not in exclude], valid
+    return split
 
 # %% ../nbs/api/02_data.ipynb #32f7f180
 def split_summary(files, train_idx, valid_idx) -> pd.DataFrame:
@@ -233,7 +260,7 @@ class CellArrayDL(TfmdDL):
     def create_batches(self, samps):
         idxs = torch.tensor(list(samps), dtype=torch.long)
         for b in idxs.split(self.bs):
-            if self.drop_last and len(b) < self.bs: break
+            if not len(b) or (self.drop_last and len(b) < self.bs): break  # an empty set splits into one empty batch
             yield TensorImage(self.dataset.pixels[b]), TensorCategory(self.dataset.labels[b])
 
 # %% ../nbs/api/02_data.ipynb #13daffa5
@@ -243,6 +270,8 @@ def cell_dataloaders(path:Path=None, # a folder holding the class folders (at an
                      valid_pct:float=None, # share of images (of patients, for the patient split) held out
                      seed:int=None, # seed of the split
                      split:str=None, # 'patient' (no patient on both sides) or 'random' (the seed's split)
+                     valid_patients=None, # hold out exactly these patients instead of `split` (`[]`: train on every cell)
+                     exclude_train=(), # cells (paths relative to the class root) left out of training, e.g. suspect labels
                      fast:bool=True, # cells decoded once into memory (`CellArrayDL`), else fastai's per-item pipeline
                      **kwargs, # passed to the `DataLoader`s
                     ) -> DataLoaders:
@@ -257,11 +286,12 @@ def cell_dataloaders(path:Path=None, # a folder holding the class folders (at an
     counts = {c: sum(f.parent.name == c for f in files) for c in CLASSES}
     if not all(counts.values()): raise ValueError(f"need images of both classes under {path}, found {counts}")
     print(f"{len(files)} images ({', '.join(f'{n} {c}' for c,n in counts.items())}); {len(bad)} unreadable skipped")
+    splitter = train_without(make_splitter(split, valid_pct, seed, valid_patients), path, exclude_train)
     if not fast:
-        dls = cell_datablock(size, make_splitter(split, valid_pct, seed)).dataloaders(files, bs=bs, path=path, **kwargs)
+        dls = cell_datablock(size, splitter).dataloaders(files, bs=bs, path=path, **kwargs)
         idxs = dls.splits
     else:
-        idxs = make_splitter(split, valid_pct, seed)(files)
+        idxs = splitter(files)
         labels = torch.tensor([CLASSES.index(f.parent.name) for f in files])
         tfms = lambda: [IntToFloatTensor(), RandomFlips(), Normalize.from_stats(*imagenet_stats)]
         dl = lambda idx, train: CellArrayDL(CellArrays(pixels[idx], labels[idx], CLASSES), bs=bs, shuffle=train,

@@ -1,0 +1,51 @@
+"""Compare training recipes by patient-grouped 5-fold cross-validation over the dev patients (issue 12).
+
+Each recipe is `malaria_fastai.crossval.cross_validate` into `--out/<name>` with the same folds (fold seed 0); finished
+folds are kept, so the script resumes where it stopped. Derived recipes need no training of their own:
+`ensemble2` averages the out-of-fold probabilities of two training seeds (the estimate for shipping two models
+averaged). `cleaned` trains each fold without the cells that the default recipe's label audit flags; it is scored,
+like every recipe, on the original labels of the held-out folds. Prints one line per recipe.
+
+    python tools/cv_recipes.py --data data/cell_images_dev/cell_images --out models/cv_runs default cleaned seed43 ensemble2 size64
+"""
+import argparse, json
+from pathlib import Path
+import pandas as pd
+from malaria_fastai.crossval import cross_validate, cv_report, OOF_COLUMNS
+from malaria_fastai.data import get_data
+
+RECIPES = dict(default=dict(), seed43=dict(seed=43), size64=dict(size=64, epochs=8), epochs8=dict(epochs=8))
+
+def run(name, data, out):
+    "Cross-validate recipe `name` into `out/name` (resuming), or derive it from the runs it needs."
+    root = get_data(data)
+    if name == 'cleaned':
+        flagged = pd.read_csv(out/'default'/'label_issues.csv').path.tolist()
+        return cross_validate(root, out=out/name, resume=True, pretrained=False, exclude_train=flagged)
+    if name.startswith('ensemble'):
+        runs = ['default', 'seed43', 'seed44'][:int(name[-1])]
+        oofs = [pd.read_csv(out/r/'oof.csv', keep_default_na=False) for r in runs]
+        avg = oofs[0].assign(prob_parasitized=sum(o.prob_parasitized for o in oofs)/len(oofs))[OOF_COLUMNS]
+        (out/name).mkdir(parents=True, exist_ok=True)
+        avg.to_csv(out/name/'oof.csv', index=False)
+        cv_report(avg, out/name, root=root, recipe=dict(averaged=runs))
+        return avg
+    return cross_validate(root, out=out/name, resume=True, pretrained=False, **RECIPES[name])
+
+def line(name, out):
+    "The recipe's headline out-of-fold numbers from its report."
+    r = json.loads((out/name/'report.json').read_text())
+    v = lambda part, k: f"{r[part][k]['value']:.4f} [{r[part][k]['ci95'][0]:.3f}, {r[part][k]['ci95'][1]:.3f}]"
+    return (f"{name:10} AUC {v('at_half', 'roc_auc')}  acc@0.5 {v('at_half', 'accuracy')}  threshold {r['threshold']:.3f}: "
+            f"sens {v('at_threshold', 'sensitivity')} spec {v('at_threshold', 'specificity')}")
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('recipes', nargs='+', help=f"any of {', '.join(RECIPES)}, cleaned, ensemble2, ensemble3")
+    p.add_argument('--data', help='the dev data (folder or archive); default the data-source setting')
+    p.add_argument('--out', type=Path, default=Path('models/cv_runs'))
+    args = p.parse_args()
+    for name in args.recipes:
+        run(name, args.data, args.out)
+        print(line(name, args.out), flush=True)
+    print('\n'.join(line(n, args.out) for n in args.recipes))
