@@ -23,7 +23,8 @@ def _download(args) -> int:
 def _train(args) -> int:
     "Train with the seed's recipe; `train` prints where everything went."
     from malaria_fastai.train import train
-    train(**{k: getattr(args, k) for k in RECIPE}, split=args.split, valid_pct=args.valid_pct, out_dir=args.out, resume=args.resume)
+    train(**{k: getattr(args, k) for k in RECIPE}, split=args.split, valid_pct=args.valid_pct, threshold=args.threshold,
+          out_dir=args.out, resume=args.resume)
     return 0
 
 def _cv(args) -> int:
@@ -117,7 +118,9 @@ def parser() -> argparse.ArgumentParser:
         'Train ResNet18/50 with fit_one_cycle (frozen body first when pretrained, then unfrozen with discriminative '
         'learning rates); save per-epoch checkpoints, history.csv, losses.png, confusion_matrix.png and model.pkl.')
     _recipe_flags(t, s)
-    t.add_argument('--split', choices=['patient', 'random'], help=f"'patient': no patient on both sides; 'random': the seed's split (default: {s.split})")
+    t.add_argument('--split', choices=['patient', 'random', 'none'], help=f"'patient': no patient on both sides; 'random': the seed's "
+                   f"split; 'none': train on every cell, with --threshold from a cross-validation (default: {s.split})")
+    t.add_argument('--threshold', type=float, help='the threshold to store (default: set on the validation cells for the target sensitivity)')
     t.add_argument('--valid-pct', type=float, help=f'share of images (patients, for the patient split) held out for validation (default: {s.valid_pct})')
     t.add_argument('--out', type=Path, help=f'output folder (default: {s.models_dir}/<arch>_<size>px)')
     t.add_argument('--resume', action='store_true', help='continue an interrupted run in the output folder from its last per-epoch checkpoint')

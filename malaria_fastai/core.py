@@ -6,9 +6,9 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/core.html.md"""
 
 # %% auto #0
 __all__ = ['PARASITIZED', 'UNINFECTED', 'CLASSES', 'NIH_URL', 'NIH_BYTES', 'DEFAULTS', 'SETTING_TYPES', 'MAX_PIXELS',
-           'WeightsUnavailableError', 'settings_file', 'settings', 'setting', 'default_model', 'replace_when_done',
-           'ModelIntegrityError', 'sha256_file', 'write_checksum', 'verify_checksum', 'read_cell', 'cell_pixels',
-           'decode_cell', 'list_inputs', 'decoded_batches']
+           'WeightsUnavailableError', 'settings_file', 'settings', 'setting', 'first_given', 'default_model',
+           'replace_when_done', 'ModelIntegrityError', 'sha256_file', 'write_checksum', 'verify_checksum', 'read_cell',
+           'cell_pixels', 'decode_cell', 'list_inputs', 'decoded_batches']
 
 # %% ../nbs/api/00_core.ipynb #8fa22da0
 import os, tempfile
@@ -63,6 +63,10 @@ def setting(key:str, value=None):
     cfg = settings()
     if key not in cfg: raise KeyError(f"unknown setting {key!r}; known: {', '.join(DEFAULTS)}")
     return cfg.get(key)
+
+def first_given(*values):
+    "The first of `values` that is not `None` (an argument, then what a model stores, then a default)."
+    return next((v for v in values if v is not None), None)
 
 # %% ../nbs/api/00_core.ipynb #374d9bbe
 def default_model() -> Path:

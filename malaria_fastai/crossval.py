@@ -6,9 +6,9 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/crossval.html.md"""
 
 # %% auto #0
 __all__ = ['OOF_COLUMNS', 'TARGETS', 'fold_table', 'fixed_folds', 'run_fold', 'cross_validate', 'label_audit', 'patient_audit',
-           'audit_gallery', 'tradeoff_table', 'threshold_check', 'cv_figures', 'cv_report', 'cv_summary']
+           'audit_gallery', 'tradeoff_table', 'threshold_check', 'cv_figures', 'cv_report', 'cv_summary', 'twin_oof']
 
-# %% ../nbs/api/08_crossval.ipynb #da5afb8f
+# %% ../nbs/api/08_crossval.ipynb #03880b5c
 import json, shutil, time
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -22,14 +22,14 @@ from .train import train
 from .inference import predict
 from .evaluate import clinical_scores, bootstrap_ci, referral_table, band_for_sensitivity, HEADLINE
 
-# %% ../nbs/api/08_crossval.ipynb #f8c2520e
+# %% ../nbs/api/08_crossval.ipynb #92f91b29
 def fold_table(root:Path, n_folds:int=5, seed:int=0) -> pd.DataFrame:
     "One row per cell under `root`: `path` (relative to `root`), `patient`, `label` and its patient-grouped `fold`."
     files = cell_files(root)
     return pd.DataFrame(dict(path=[f.relative_to(root).as_posix() for f in files], patient=[patient_id(f) for f in files],
                              label=[f.parent.name for f in files], fold=patient_folds(files, n_folds, seed)))
 
-# %% ../nbs/api/08_crossval.ipynb #17dfe3d6
+# %% ../nbs/api/08_crossval.ipynb #d0e5307a
 def fixed_folds(out:Path, table:pd.DataFrame, resume:bool=False) -> pd.DataFrame:
     "Write `table` as `out/folds.csv`; with `resume`, check it is the one already there (the same cells in the same folds)."
     f = Path(out)/'folds.csv'
@@ -41,7 +41,7 @@ def fixed_folds(out:Path, table:pd.DataFrame, resume:bool=False) -> pd.DataFrame
     with replace_when_done(f) as tmp: table.to_csv(tmp, index=False)
     return table
 
-# %% ../nbs/api/08_crossval.ipynb #aa3df690
+# %% ../nbs/api/08_crossval.ipynb #da8b0338
 OOF_COLUMNS = ['path', 'patient', 'fold', 'label', 'prob_parasitized', 'error']
 
 def run_fold(k:int, table:pd.DataFrame, root:Path, out:Path, resume:bool=False, exclude_train=(), **train_kw) -> pd.DataFrame:
@@ -58,7 +58,7 @@ def run_fold(k:int, table:pd.DataFrame, root:Path, out:Path, resume:bool=False, 
     shutil.rmtree(fold_dir/'checkpoints', ignore_errors=True)  # the fold is finished; its export stays
     return oof
 
-# %% ../nbs/api/08_crossval.ipynb #4a5a02de
+# %% ../nbs/api/08_crossval.ipynb #c7313683
 def _progress(k:int, n:int, oof:pd.DataFrame, seconds:list) -> str:
     "One line on a finished fold: its time and AUC, and an estimate of the time left."
     y, p = oof.label.eq(PARASITIZED), oof.prob_parasitized
@@ -66,7 +66,7 @@ def _progress(k:int, n:int, oof:pd.DataFrame, seconds:list) -> str:
     left = np.mean(seconds) * (n - k - 1) if seconds else 0
     return f"fold {k+1}/{n}: {seconds[-1] if seconds else 0:.0f} s, {len(oof)} cells, AUC {auc:.4f}; about {left/60:.1f} min left"
 
-# %% ../nbs/api/08_crossval.ipynb #eadecd40
+# %% ../nbs/api/08_crossval.ipynb #c46500e1
 def cross_validate(data=None, # data source (folder, archive or URL); default `data_source()`
                    folds:int=5, # number of patient-grouped folds
                    out:Path=None, # the cross-validation folder; default `models_dir/cv`
@@ -95,7 +95,7 @@ def cross_validate(data=None, # data source (folder, archive or URL); default `d
     if report: cv_report(oof, out, root=root, target_sensitivity=target_sensitivity, recipe=recipe)
     return oof
 
-# %% ../nbs/api/08_crossval.ipynb #ad95b83a
+# %% ../nbs/api/08_crossval.ipynb #a8a885f8
 def label_audit(oof:pd.DataFrame) -> pd.DataFrame:
     "The cells whose label cleanlab flags from the out-of-fold probabilities, most suspect first, with `label_quality`."
     from cleanlab.filter import find_label_issues
@@ -108,7 +108,7 @@ def label_audit(oof:pd.DataFrame) -> pd.DataFrame:
     issues = ok[flagged].assign(suggested_label=np.where(p[flagged] >= 0.5, PARASITIZED, UNINFECTED), label_quality=quality[flagged])
     return issues.sort_values('label_quality')[['path', 'patient', 'label', 'suggested_label', 'label_quality', 'prob_parasitized']]
 
-# %% ../nbs/api/08_crossval.ipynb #6aa04bff
+# %% ../nbs/api/08_crossval.ipynb #2909a971
 def patient_audit(oof:pd.DataFrame, issues:pd.DataFrame) -> pd.DataFrame:
     "Per patient: cells, labelled parasitized share, flagged cells and their share, most flagged first."
     flagged = oof.path.isin(issues.path)
@@ -116,7 +116,7 @@ def patient_audit(oof:pd.DataFrame, issues:pd.DataFrame) -> pd.DataFrame:
     out = df.groupby('patient').agg(cells=('path', 'size'), parasitized_share=('parasitized', 'mean'), flagged=('flagged', 'sum'))
     return out.assign(flagged_share=out.flagged/out.cells).sort_values(['flagged', 'flagged_share'], ascending=False).reset_index()
 
-# %% ../nbs/api/08_crossval.ipynb #0ccef607
+# %% ../nbs/api/08_crossval.ipynb #f66f8c99
 def audit_gallery(issues:pd.DataFrame, root:Path, n:int=8):
     "The `n` most suspect cells of each labelled class, with label, suggested label and probability."
     fig, axs = plt.subplots(len(CLASSES), n, figsize=(1.6*n, 2.1*len(CLASSES)), squeeze=False)
@@ -131,7 +131,7 @@ def audit_gallery(issues:pd.DataFrame, root:Path, n:int=8):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/api/08_crossval.ipynb #4bca00dc
+# %% ../nbs/api/08_crossval.ipynb #ef0c9812
 TARGETS = (0.95, 0.97, 0.98, 0.99)
 
 def tradeoff_table(y, prob, kept, refer_band:float=None, targets=TARGETS) -> pd.DataFrame:
@@ -145,7 +145,7 @@ def tradeoff_table(y, prob, kept, refer_band:float=None, targets=TARGETS) -> pd.
                          specificity=(~pred[~y]).mean(), false_alarm_share=pred[~y].mean(), referred=(np.abs(prob - th) < band).mean()))
     return pd.DataFrame(rows).astype(float)
 
-# %% ../nbs/api/08_crossval.ipynb #2588de7c
+# %% ../nbs/api/08_crossval.ipynb #8b663ce2
 def threshold_check(oof:pd.DataFrame, kept, target:float) -> pd.DataFrame:
     "Each fold scored at the threshold set (for `target`, on kept cells) on the other folds: is the rule stable across patients?"
     y, p, kept = oof.label.eq(PARASITIZED).values, oof.prob_parasitized.values, np.asarray(kept, bool)
@@ -158,7 +158,7 @@ def threshold_check(oof:pd.DataFrame, kept, target:float) -> pd.DataFrame:
                          specificity=(~pred[held & ~y]).mean()))
     return pd.DataFrame(rows)
 
-# %% ../nbs/api/08_crossval.ipynb #1401aca0
+# %% ../nbs/api/08_crossval.ipynb #5d7dbe27
 def _fold_rows(oof:pd.DataFrame, threshold:float, out:Path=None) -> list[dict]:
     "Per fold: patients, cells, ROC AUC, accuracy at 0.5, sensitivity and specificity at `threshold`, training time."
     rows = []
@@ -170,7 +170,7 @@ def _fold_rows(oof:pd.DataFrame, threshold:float, out:Path=None) -> list[dict]:
                          seconds=json.loads(info.read_text())['seconds'] if info and info.exists() else None))
     return rows
 
-# %% ../nbs/api/08_crossval.ipynb #708c5a72
+# %% ../nbs/api/08_crossval.ipynb #a24010be
 def cv_figures(oof:pd.DataFrame, tradeoff:pd.DataFrame, threshold:float) -> dict:
     "ROC of each fold and pooled; sensitivity and specificity against the threshold, the chosen one marked."
     y, p = oof.label.eq(PARASITIZED), oof.prob_parasitized
@@ -191,7 +191,7 @@ def cv_figures(oof:pd.DataFrame, tradeoff:pd.DataFrame, threshold:float) -> dict
     figs['tradeoff'] = fig
     return figs
 
-# %% ../nbs/api/08_crossval.ipynb #35ec6a89
+# %% ../nbs/api/08_crossval.ipynb #4b4ea870
 def cv_report(oof:pd.DataFrame, # out-of-fold rows (`OOF_COLUMNS`), every cell once
               out:Path, # where `report.json`, `label_issues.csv`, the tables and figures go
               root:Path=None, # the class root, for the gallery of suspect cells
@@ -226,7 +226,7 @@ def cv_report(oof:pd.DataFrame, # out-of-fold rows (`OOF_COLUMNS`), every cell o
     print(cv_summary(report))
     return report
 
-# %% ../nbs/api/08_crossval.ipynb #59526501
+# %% ../nbs/api/08_crossval.ipynb #0c50f354
 def cv_summary(report:dict) -> str:
     "A few lines on a cross-validation `report`: pooled scores with intervals, the operating point, the audit."
     fmt = lambda r, k: f"{k} {r[k]['value']:.4f} [{r[k]['ci95'][0]:.3f}, {r[k]['ci95'][1]:.3f}]"
@@ -238,3 +238,19 @@ def cv_summary(report:dict) -> str:
         + fmt(report['at_threshold_audited'], 'sensitivity') + ')',
         f"label audit: {report['label_issues']['flagged']} cells flagged " +
         ', '.join(f'{v} {k}' for k, v in report['label_issues'].items() if k != 'flagged')])
+
+# %% ../nbs/api/08_crossval.ipynb #3ac10c29
+def twin_oof(out:Path, root:Path, n_calib:int=512, seed:int=0) -> pd.DataFrame:
+    "Out-of-fold probabilities through each fold model's int8 ONNX twin (`fold_<k>/model.int8.onnx`, made once)."
+    from malaria_fastai.runtime import OnnxCells, quantize_onnx
+    oof, parts = pd.read_csv(Path(out)/'oof.csv', keep_default_na=False, dtype={'error': str}), []
+    for k, held in oof.groupby('fold'):
+        fold_dir = Path(out)/f'fold_{k}'
+        twin = fold_dir/'model.int8.onnx'
+        if not twin.exists():
+            size = OnnxCells(fold_dir/'model.onnx').size
+            calib = oof.path[oof.fold != k].sample(min(n_calib, int((oof.fold != k).sum())), random_state=seed)
+            quantize_onnx(fold_dir/'model.onnx', twin, np.stack([cell_pixels(Path(root)/p, size) for p in calib]))
+        scored = predict([Path(root)/p for p in held.path], twin)
+        parts.append(held.assign(prob_parasitized=scored.prob_parasitized.values, error=scored.error.values))
+    return pd.concat(parts).set_index('path').loc[oof.path].reset_index()[OOF_COLUMNS]

@@ -199,12 +199,13 @@ def held_out_split(valid_patients):
 
 # %% ../nbs/api/02_data.ipynb #a186f34b
 def make_splitter(split:str=None, valid_pct:float=None, seed:int=None, valid_patients=None):
-    "fastai splitter: `held_out_split(valid_patients)` when given, else 'patient' (`patient_split`) or 'random' (the seed's)."
+    "fastai splitter: `held_out_split(valid_patients)` when given, else 'patient' (`patient_split`), 'random' (the seed's) or 'none'."
     if valid_patients is not None: return held_out_split(valid_patients)
     split, valid_pct, seed = setting('split', split), setting('valid_pct', valid_pct), setting('seed', seed)
+    if split == 'none': return held_out_split([])  # every cell trains: a final model whose threshold comes from cross-validation
     if split == 'patient': return partial(patient_split, valid_pct=valid_pct, seed=seed)
     if split == 'random': return RandomSplitter(valid_pct, seed=seed)
-    raise ValueError(f"unknown split {split!r}: use 'patient' or 'random'")
+    raise ValueError(f"unknown split {split!r}: use 'patient', 'random' or 'none'")
 
 # %% ../nbs/api/02_data.ipynb #a5726b1d
 def train_without(splitter, root:Path, exclude=()):

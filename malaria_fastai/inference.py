@@ -58,9 +58,9 @@ def export_half(learn:Learner, dest:Path) -> Path:
 
 # %% ../nbs/api/06_inference.ipynb #10a8a575
 def operating_point(learn:Learner, threshold:float=None, refer_band:float=None) -> tuple[float, float]:
-    "Threshold (given, else stored with the model, else 0.5) and referral band (given, else the setting)."
+    "Threshold (given, else stored with the model, else 0.5) and referral band (given, else stored with the model, else the setting)."
     meta = getattr(learn, 'meta', {})
-    return (threshold if threshold is not None else meta.get('threshold', 0.5)), setting('refer_band', refer_band)
+    return first_given(threshold, meta.get('threshold'), 0.5), setting('refer_band', first_given(refer_band, meta.get('refer_band')))
 
 # %% ../nbs/api/06_inference.ipynb #a91ae980
 def predict(items, # files and/or folders of cell images
@@ -68,7 +68,7 @@ def predict(items, # files and/or folders of cell images
             bs:int=64, # images per forward pass
             tta:bool=False, # average over the four flips of each image
             threshold:float=None, # call a cell parasitized when `prob_parasitized >= threshold`; default the model's
-            refer_band:float=None, # refer cells with `prob_parasitized` within this of the threshold; default the setting
+            refer_band:float=None, # refer cells with `prob_parasitized` within this of the threshold; default the model's, else the setting
             engine:str='auto', # 'onnx', 'torch', or 'auto': ONNX where the model has its twin, else torch
             n_workers:int=None, # threads decoding images; default the number of CPUs
             trust:bool=False, # load an export with no SHA-256 beside it (see `load_model`)

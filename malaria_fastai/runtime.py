@@ -72,7 +72,7 @@ class OnnxCells:
         props = self.session.get_modelmeta().custom_metadata_map
         if 'malaria_fastai' not in props: raise ValueError(f"{path} is not a malaria_fastai ONNX model (no metadata)")
         self.meta = json.loads(props['malaria_fastai'])
-        self.size, self.threshold = self.meta['size'], self.meta.get('threshold', 0.5)
+        self.size, self.threshold, self.refer_band = self.meta['size'], self.meta.get('threshold', 0.5), self.meta.get('refer_band')
         self.mean, self.std = (np.array(self.meta[k], np.float32).reshape(1, 3, 1, 1) for k in ('mean', 'std'))
         self.pos, self.input = self.meta['vocab'].index(PARASITIZED), self.session.get_inputs()[0].name
 
@@ -101,13 +101,13 @@ def predict_onnx(items, # files and/or folders of cell images
                  bs:int=64, # images per batch
                  tta:bool=False, # average over the four flips of each image
                  threshold:float=None, # default: the threshold stored in the model
-                 refer_band:float=None, # default: the `refer_band` setting
+                 refer_band:float=None, # default: the band stored in the model, else the `refer_band` setting
                  n_workers:int=None, # decoding threads
                 ) -> list[dict]:
     "Classify `items` with an ONNX model: one row per file, as `classify`."
     cells = model if isinstance(model, OnnxCells) else OnnxCells(model)
-    return classify(items, lambda px: cells.prob_parasitized(px, tta), cells.size,
-                    cells.threshold if threshold is None else threshold, setting('refer_band', refer_band), bs, n_workers)
+    band = setting('refer_band', first_given(refer_band, cells.refer_band))
+    return classify(items, lambda px: cells.prob_parasitized(px, tta), cells.size, first_given(threshold, cells.threshold), band, bs, n_workers)
 
 # %% ../nbs/api/01_runtime.ipynb #3d302950
 def halve_onnx(src:Path, dest:Path) -> Path:
