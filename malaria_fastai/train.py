@@ -151,6 +151,7 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
     learn.meta = run_meta(dls, arch=arch, size=size, pretrained=pretrained, split=split,
                           valid_pct=valid_pct, seed=seed, epochs=epochs, lr=lr, label_smoothing=label_smoothing, threshold=threshold,
                           target_sensitivity=target_sensitivity, precision=precision[0].amp_mode.value if precision else 'fp32')
+    learn.loss_func.threshold = threshold  # fastai's `predict` and decoded `get_preds` call cells at it too
     learn.dls = file_dataloaders(dls)  # from here on the learner reads image files, as its export will
     with replace_when_done(out_dir/'model.pkl') as tmp: learn.export(tmp)
     write_checksum(out_dir/'model.pkl')

@@ -10,7 +10,8 @@ model.json, the int8 ONNX twin (calibrated on 512 dev cells) with its SHA-256, c
 report.json, label audit, tables and figures, and int8/, the same report through each fold model's int8 twin) and
 ship.json (what the card quotes). The stored threshold is the lower of the two cross-validated ones (float fold models
 and their int8 twins), each set for the target sensitivity on the cells the label audit keeps, so both engines meet
-the target out of fold. The card, models/default/README.md, is written by hand from these files."""
+the target out of fold; the referral band is the wider of the two narrowest bands whose kept audited cells reach
+sensitivity 0.995 out of fold. The card, models/default/README.md, is written by hand from these files."""
 import argparse, json, shutil, tempfile, time
 from pathlib import Path
 import numpy as np
@@ -33,13 +34,15 @@ def main():
     report = json.loads((cv/'report.json').read_text())
     int8_report = cv_report(twin_oof(cv, root), cv/'int8', target_sensitivity=report['target_sensitivity'], recipe=report['recipe'])
     threshold = min(report['threshold'], int8_report['threshold'])
+    band = max(report['refer_band_for_0995'] or 0, int8_report['refer_band_for_0995'] or 0)
     learn = load_model(args.run/'model.pkl')
     if learn.meta.get('valid_patients'): raise SystemExit(f"{args.run} held patients out: ship a model trained on every dev patient")
     files = cell_files(root)
     with tempfile.TemporaryDirectory() as d:
         learn = load_model(export_half(learn, Path(d)/'half.pkl'))  # the shipped weights: half precision, back in float
-        learn.meta = dict(learn.meta, threshold=threshold, cv=dict(float_threshold=report['threshold'],
+        learn.meta = dict(learn.meta, threshold=threshold, refer_band=band, cv=dict(float_threshold=report['threshold'],
                           int8_threshold=int8_report['threshold'], target_sensitivity=report['target_sensitivity']))
+        learn.loss_func.threshold = threshold
         calib = np.stack([cell_pixels(f, learn.meta['size']) for f in np.random.default_rng(0).choice(files, 512, replace=False)])
         float_onnx = export_onnx(learn, Path(d)/'float.onnx')
         quantize_onnx(float_onnx, Path(d)/'int8.onnx', calib)
@@ -49,7 +52,7 @@ def main():
             t = time.time(); probs = predict(sample, Path(d)/f'{name}.onnx').prob_parasitized.values; speed[name] = (len(sample)/(time.time() - t), probs)
         agree = float(((speed['float'][1] >= threshold) == (speed['int8'][1] >= threshold)).mean())
         shutil.copy(Path(d)/'int8.onnx', out/'model.onnx')
-    write_onnx_meta(out/'model.onnx', dict(OnnxCells(out/'model.onnx').meta, threshold=threshold))
+    write_onnx_meta(out/'model.onnx', dict(OnnxCells(out/'model.onnx').meta, threshold=threshold, refer_band=band))
     write_checksum(out/'model.onnx')
     export_half(learn, out/'model.pkl')
     with replace_when_done(out/'model.json') as tmp: tmp.write_text(json.dumps(dict(learn.meta, weights='float16'), indent=1))
@@ -57,7 +60,7 @@ def main():
     (out/'cv'/'int8').mkdir(parents=True, exist_ok=True)
     for name in CV_FILES: shutil.copy(cv/name, out/'cv'/name)
     for name in ('report.json', 'tradeoff.csv', 'tradeoff.png', 'roc.png'): shutil.copy(cv/'int8'/name, out/'cv'/'int8'/name)
-    ship = dict(run=str(args.run), cv=str(cv), threshold=threshold, float_threshold=report['threshold'], int8_threshold=int8_report['threshold'],
+    ship = dict(run=str(args.run), cv=str(cv), threshold=threshold, refer_band=band, float_threshold=report['threshold'], int8_threshold=int8_report['threshold'],
                 onnx_cells_per_s={k: round(v[0]) for k, v in speed.items()}, int8_float_agreement_at_threshold=agree,
                 sizes_mib={f.name: round(f.stat().st_size/2**20, 2) for f in out.iterdir() if f.is_file()})
     with replace_when_done(out/'ship.json') as tmp: tmp.write_text(json.dumps(ship, indent=1))
