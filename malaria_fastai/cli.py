@@ -23,17 +23,16 @@ def _download(args) -> int:
 def _train(args) -> int:
     "Train with the seed's recipe; `train` prints where everything went."
     from malaria_fastai.train import train
-    train(**{k: getattr(args, k) for k in RECIPE}, split=args.split, valid_pct=args.valid_pct, threshold=args.threshold,
+    train(**_recipe(args), split=args.split, valid_pct=args.valid_pct, threshold=args.threshold,
           out_dir=args.out, resume=args.resume)
     return 0
 
 def _cv(args) -> int:
     "Cross-validate the recipe by patient; `cross_validate` prints a line per fold and the summary."
-    import csv
     from malaria_fastai.crossval import cross_validate
-    exclude = [r['path'] for r in csv.DictReader(open(args.exclude, encoding='utf-8'))] if args.exclude else ()
-    cross_validate(args.data, folds=args.folds, out=args.out, resume=args.resume, fold_seed=args.fold_seed, exclude_train=exclude,
-                   target_sensitivity=args.target_sensitivity, **{k: getattr(args, k) for k in RECIPE if k != 'data'})
+    recipe = _recipe(args)
+    cross_validate(recipe.pop('data'), folds=args.folds, out=args.out, resume=args.resume, fold_seed=args.fold_seed,
+                   target_sensitivity=args.target_sensitivity, **recipe)
     return 0
 
 # %% ../nbs/api/09_cli.ipynb #094549df
@@ -97,9 +96,16 @@ def _recipe_flags(p:argparse.ArgumentParser, s):
                    f'bfloat16 instructions, else float32 (default: {s.mixed_precision})')
     p.add_argument('--pretrained', action=argparse.BooleanOptionalAction, help=f'start from ImageNet weights (default: {s.pretrained})')
     p.add_argument('--seed', type=int, help=f'random seed of split, weights and shuffling (default: {s.seed})')
+    p.add_argument('--exclude', type=Path, help='a CSV with a path column (e.g. label_issues.csv from cv): cells left out of training')
 
 RECIPE = ('data', 'arch', 'size', 'bs', 'epochs', 'freeze_epochs', 'lr', 'lr_low', 'lr_high', 'label_smoothing', 'mixed_precision',
           'pretrained', 'seed')
+
+def _recipe(args) -> dict:
+    "`train`'s recipe arguments from parsed flags; `--exclude` read into the cells to leave out."
+    import csv
+    exclude = [r['path'] for r in csv.DictReader(open(args.exclude, encoding='utf-8'))] if args.exclude else ()
+    return {**{k: getattr(args, k) for k in RECIPE}, 'exclude_train': exclude}
 
 # %% ../nbs/api/09_cli.ipynb #a40d6bd3
 def parser() -> argparse.ArgumentParser:
@@ -134,7 +140,6 @@ def parser() -> argparse.ArgumentParser:
     cv.add_argument('--fold-seed', type=int, default=0, help='seed of the fold assignment (default: 0); --seed seeds the training')
     cv.add_argument('--out', type=Path, help=f'the cross-validation folder (default: {s.models_dir}/cv)')
     cv.add_argument('--resume', action='store_true', help='skip finished folds; continue an interrupted fold from its last checkpoint')
-    cv.add_argument('--exclude', type=Path, help='a CSV with a path column (e.g. a label_issues.csv): cells never trained on, still scored')
     cv.add_argument('--target-sensitivity', type=float, help=f'the operating point, on the audited cells (default: {s.target_sensitivity})')
     pr = sub.add_parser('predict', help='classify cell images', description=
         'Classify cell images; one CSV row per file: path, prediction, prob_parasitized, error. Exit status 0 when at '

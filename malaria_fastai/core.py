@@ -33,7 +33,7 @@ class WeightsUnavailableError(RuntimeError):
 DEFAULTS = dict(
     data_url=NIH_URL, data_dir='data', models_dir='models', model='models/default/model.pkl', arch='resnet18', pretrained='True',
     size='48', bs='64', split='patient', valid_pct='0.2', seed='42', freeze_epochs='1', epochs='5', lr='3e-3',
-    label_smoothing='0.1', mixed_precision='True', lr_low='1e-5', lr_high='1e-3', target_sensitivity='0.98', refer_band='0.04')
+    label_smoothing='0.1', mixed_precision='True', lr_low='1e-5', lr_high='1e-3', target_sensitivity='0.97', refer_band='0.04')
 SETTING_TYPES = dict(data_dir=Path, models_dir=Path, model=Path, pretrained=bool, size=int, bs=int, valid_pct=float,
                      seed=int, freeze_epochs=int, epochs=int, lr=float, lr_low=float, lr_high=float, label_smoothing=float,
                      mixed_precision=bool, target_sensitivity=float, refer_band=float)

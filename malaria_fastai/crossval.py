@@ -6,7 +6,8 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/crossval.html.md"""
 
 # %% auto #0
 __all__ = ['OOF_COLUMNS', 'TARGETS', 'fold_table', 'fixed_folds', 'run_fold', 'cross_validate', 'label_audit', 'patient_audit',
-           'audit_gallery', 'tradeoff_table', 'threshold_check', 'cv_figures', 'cv_report', 'cv_summary', 'twin_oof']
+           'audit_gallery', 'tradeoff_table', 'threshold_check', 'cv_figures', 'cv_report', 'cv_summary', 'compare_oof',
+           'twin_oof']
 
 # %% ../nbs/api/08_crossval.ipynb #03880b5c
 import json, shutil, time
@@ -240,6 +241,21 @@ def cv_summary(report:dict) -> str:
         ', '.join(f'{v} {k}' for k, v in report['label_issues'].items() if k != 'flagged')])
 
 # %% ../nbs/api/08_crossval.ipynb #3ac10c29
+def compare_oof(a:pd.DataFrame, b:pd.DataFrame, n_boot:int=1000, seed:int=0) -> dict:
+    "`b` minus `a` in pooled ROC AUC and accuracy at 0.5 over the same cells, each with a paired patient-bootstrap 95% interval."
+    m = a.merge(b, on=['path', 'patient', 'label'], suffixes=('_a', '_b')).dropna(subset=['prob_parasitized_a', 'prob_parasitized_b'])
+    y, pa, pb = m.label.eq(PARASITIZED).values, m.prob_parasitized_a.values, m.prob_parasitized_b.values
+    ids, inverse = np.unique(m.patient, return_inverse=True)
+    def diffs(w=None):
+        auc = skm.roc_auc_score(y, pb, sample_weight=w) - skm.roc_auc_score(y, pa, sample_weight=w)
+        return auc, np.average((pb >= 0.5) == y, weights=w) - np.average((pa >= 0.5) == y, weights=w)
+    rng = np.random.default_rng(seed)
+    draws = np.array([diffs(np.bincount(rng.integers(0, len(ids), len(ids)), minlength=len(ids))[inverse]) for _ in range(n_boot)])
+    point = diffs()
+    return {k: dict(value=float(point[i]), ci95=[float(v) for v in np.percentile(draws[:, i], [2.5, 97.5])])
+            for i, k in enumerate(('roc_auc', 'accuracy_at_half'))} | dict(cells=len(m))
+
+# %% ../nbs/api/08_crossval.ipynb #5c2ec7fe
 def twin_oof(out:Path, root:Path, n_calib:int=512, seed:int=0) -> pd.DataFrame:
     "Out-of-fold probabilities through each fold model's int8 ONNX twin (`fold_<k>/model.int8.onnx`, made once)."
     from malaria_fastai.runtime import OnnxCells, quantize_onnx

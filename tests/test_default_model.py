@@ -1,4 +1,9 @@
-"The shipped default model: intact, loadable in a fresh process with no network, and measured on the tiny subset's 6 patients (none of them in the dev zip it was trained on)."
+"""The shipped default model: intact, within budget, its operating point the one its cross-validation chose, and usable
+in a fresh process with no network, through `malaria_fastai` and through plain fastai `load_learner`.
+
+The tiny subset's 6 patients are dev patients, and the shipped model was trained on every dev patient: the accuracy
+guards below catch a broken artefact or a changed preprocessing; they measure nothing about new patients (the
+cross-validated figures in the model card do)."""
 import io, json, os, subprocess, sys
 from pathlib import Path
 import pandas as pd
@@ -11,21 +16,30 @@ def test_shipped_files_match_their_sha256_and_budget():
     for name in ('model.pkl', 'model.onnx'):
         f = SHIPPED/name
         assert (SHIPPED/f'{name}.sha256').read_text().split()[0] == sha256_file(f), name
-    assert (SHIPPED/'model.pkl').stat().st_size <= 25 * 2**20
+        assert f.stat().st_size <= 25 * 2**20, name
     meta = json.loads((SHIPPED/'model.json').read_text())
-    assert meta['arch'] in ('resnet18', 'resnet50') and meta['split'] == 'patient'
-    assert not set(meta['train_patients']) & set(meta['valid_patients'])
+    assert meta['arch'] in ('resnet18', 'resnet50') and meta['split'] == 'none' and meta['valid_patients'] == []
+
+def test_the_operating_point_is_the_cross_validated_one():
+    from malaria_fastai.runtime import OnnxCells
+    meta, twin = json.loads((SHIPPED/'model.json').read_text()), OnnxCells(SHIPPED/'model.onnx')
+    cv, cv_int8 = (json.loads((SHIPPED/'cv'/d/'report.json').read_text()) for d in ('.', 'int8'))
+    assert meta['threshold'] == twin.threshold == min(cv['threshold'], cv_int8['threshold'])
+    assert meta['refer_band'] == twin.refer_band and meta['cv']['target_sensitivity'] == cv['target_sensitivity']
+    oof = pd.read_csv(SHIPPED/'cv'/'oof.csv')
+    assert oof.path.is_unique and len(oof) == cv['cells'] and oof.patient.nunique() == cv['patients']
+    assert (oof.groupby('patient').fold.nunique() == 1).all()  # folds by patient
+    assert set(meta['train_patients']) == set(oof.patient)  # the final model trained on every cross-validated patient
 
 def _scores(df):
     "Accuracy at 0.5 and sensitivity at the stored threshold, of `predict` rows on the labelled tiny subset."
     y = df.path.str.contains('/Parasitized/')
     return float(((df.prob_parasitized >= 0.5) == y).mean()), float((df.prediction[y] == 'Parasitized').mean())
 
-# The issue's bar is accuracy >= 0.95 on the tiny subset; the shipped model measures 0.933 at 0.5 (see its card), so
-# these guards pin what it does achieve: a broken artefact or a changed preprocessing falls below them.
-MIN_ACCURACY_AT_HALF, MIN_SENSITIVITY_AT_THRESHOLD = 0.92, 0.95
+# Guards, not measurements: these are cells of training patients (see the module's docstring).
+MIN_ACCURACY_AT_HALF, MIN_SENSITIVITY_AT_THRESHOLD = 0.95, 0.95
 
-def test_shipped_model_loads_in_a_fresh_process_and_classifies_unseen_patients(cells):
+def test_shipped_model_loads_in_a_fresh_process_and_classifies(cells):
     code = ("import malaria_fastai, sys\n"
             f"df = malaria_fastai.predict([{str(cells)!r}], engine='torch')\n"
             "df.to_csv(sys.stdout, index=False)")
@@ -37,6 +51,17 @@ def test_shipped_model_loads_in_a_fresh_process_and_classifies_unseen_patients(c
     acc, sens = _scores(df)
     print(f'shipped model (torch): accuracy at 0.5 {acc:.4f}, sensitivity at the stored threshold {sens:.4f}')
     assert acc >= MIN_ACCURACY_AT_HALF and sens >= MIN_SENSITIVITY_AT_THRESHOLD
+
+def test_plain_load_learner_predicts_like_the_cli(cells, tmp_path):
+    files = sorted(cells.rglob('*.png'))[::8]
+    code = ("import sys, malaria_fastai\nfrom fastai.learner import load_learner\n"
+            f"learn = load_learner({str(SHIPPED/'model.pkl')!r})\n"
+            "with learn.no_bar():\n    for f in sys.argv[1:]: print(learn.predict(f)[0])")
+    res = subprocess.run([sys.executable, '-c', code, *map(str, files)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    run_cli('predict', *files, '--engine', 'torch', '--csv', tmp_path/'cli.csv')
+    cli = pd.read_csv(tmp_path/'cli.csv', keep_default_na=False)
+    assert res.stdout.split() == cli.prediction.tolist()  # same cells, same calls, at the stored threshold
 
 def test_cli_predict_uses_the_shipped_model_by_default(cells, tmp_path):
     res = run_cli('predict', cells, '--csv', tmp_path/'out.csv')

@@ -4,14 +4,15 @@ Each recipe is `malaria_fastai.crossval.cross_validate` into `--out/<name>` with
 folds are kept, so the script resumes where it stopped. Derived recipes need no training of their own:
 `ensemble2` averages the out-of-fold probabilities of two training seeds (the estimate for shipping two models
 averaged). `cleaned` trains each fold without the cells that the default recipe's label audit flags; it is scored,
-like every recipe, on the original labels of the held-out folds. Prints one line per recipe.
+like every recipe, on the original labels of the held-out folds. Prints one line per recipe, with its difference from
+the default recipe (paired patient bootstrap over the same cells).
 
     python tools/cv_recipes.py --data data/cell_images_dev/cell_images --out models/cv_runs default cleaned seed43 ensemble2 size64
 """
 import argparse, json
 from pathlib import Path
 import pandas as pd
-from malaria_fastai.crossval import cross_validate, cv_report, OOF_COLUMNS
+from malaria_fastai.crossval import cross_validate, cv_report, compare_oof, OOF_COLUMNS
 from malaria_fastai.data import get_data
 
 RECIPES = dict(default=dict(), seed43=dict(seed=43), size64=dict(size=64, epochs=8), epochs8=dict(epochs=8))
@@ -33,11 +34,13 @@ def run(name, data, out):
     return cross_validate(root, out=out/name, resume=True, pretrained=False, **RECIPES[name])
 
 def line(name, out):
-    "The recipe's headline out-of-fold numbers from its report."
+    "The recipe's headline out-of-fold numbers from its report, and its paired difference from the default recipe."
     r = json.loads((out/name/'report.json').read_text())
-    v = lambda part, k: f"{r[part][k]['value']:.4f} [{r[part][k]['ci95'][0]:.3f}, {r[part][k]['ci95'][1]:.3f}]"
-    return (f"{name:10} AUC {v('at_half', 'roc_auc')}  acc@0.5 {v('at_half', 'accuracy')}  threshold {r['threshold']:.3f}: "
-            f"sens {v('at_threshold', 'sensitivity')} spec {v('at_threshold', 'specificity')}")
+    v = lambda d, k, f='.4f': f"{d[k]['value']:{f}} [{d[k]['ci95'][0]:{f}}, {d[k]['ci95'][1]:{f}}]"
+    diff = '' if name == 'default' else '  vs default: AUC {} acc {}'.format(*(v(d, k, '+.4f') for d in [compare_oof(
+        *(pd.read_csv(out/n/'oof.csv', keep_default_na=False) for n in ('default', name)))] for k in ('roc_auc', 'accuracy_at_half')))
+    return (f"{name:10} AUC {v(r['at_half'], 'roc_auc')}  acc@0.5 {v(r['at_half'], 'accuracy')}  at {r['threshold']:.3f} "
+            f"(target {r['target_sensitivity']}): sens {v(r['at_threshold'], 'sensitivity')} spec {v(r['at_threshold'], 'specificity')}{diff}")
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
