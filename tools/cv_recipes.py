@@ -12,7 +12,7 @@ the default recipe (paired patient bootstrap over the same cells).
 import argparse, json
 from pathlib import Path
 import pandas as pd
-from malaria_fastai.crossval import cross_validate, cv_report, compare_oof, OOF_COLUMNS
+from malaria_fastai.crossval import cross_validate, cv_report, compare_oof, read_oof, OOF_COLUMNS
 from malaria_fastai.data import get_data
 
 RECIPES = dict(default=dict(), seed43=dict(seed=43), size64=dict(size=64, epochs=8), epochs8=dict(epochs=8))
@@ -25,7 +25,7 @@ def run(name, data, out):
         return cross_validate(root, out=out/name, resume=True, pretrained=False, exclude_train=flagged)
     if name.startswith('ensemble'):
         runs = ['default', 'seed43', 'seed44'][:int(name[-1])]
-        oofs = [pd.read_csv(out/r/'oof.csv', keep_default_na=False) for r in runs]
+        oofs = [read_oof(out/r/'oof.csv') for r in runs]
         avg = oofs[0].assign(prob_parasitized=sum(o.prob_parasitized for o in oofs)/len(oofs))[OOF_COLUMNS]
         (out/name).mkdir(parents=True, exist_ok=True)
         avg.to_csv(out/name/'oof.csv', index=False)
@@ -38,7 +38,7 @@ def line(name, out):
     r = json.loads((out/name/'report.json').read_text())
     v = lambda d, k, f='.4f': f"{d[k]['value']:{f}} [{d[k]['ci95'][0]:{f}}, {d[k]['ci95'][1]:{f}}]"
     diff = '' if name == 'default' else '  vs default: AUC {} acc {}'.format(*(v(d, k, '+.4f') for d in [compare_oof(
-        *(pd.read_csv(out/n/'oof.csv', keep_default_na=False) for n in ('default', name)))] for k in ('roc_auc', 'accuracy_at_half')))
+        *(read_oof(out/n/'oof.csv') for n in ('default', name)))] for k in ('roc_auc', 'accuracy_at_half')))
     return (f"{name:10} AUC {v(r['at_half'], 'roc_auc')}  acc@0.5 {v(r['at_half'], 'accuracy')}  at {r['threshold']:.3f} "
             f"(target {r['target_sensitivity']}): sens {v(r['at_threshold'], 'sensitivity')} spec {v(r['at_threshold'], 'specificity')}{diff}")
 
