@@ -104,8 +104,11 @@ RECIPE = ('data', 'arch', 'size', 'bs', 'epochs', 'freeze_epochs', 'lr', 'lr_low
 def _recipe(args) -> dict:
     "`train`'s recipe arguments from parsed flags; `--exclude` read into the cells to leave out."
     import csv
-    exclude = [r['path'] for r in csv.DictReader(open(args.exclude, encoding='utf-8'))] if args.exclude else ()
-    return {**{k: getattr(args, k) for k in RECIPE}, 'exclude_train': exclude}
+    rows = []
+    if args.exclude:
+        with open(args.exclude, encoding='utf-8', newline='') as f: rows = list(csv.DictReader(f))
+        if rows and 'path' not in rows[0]: raise ValueError(f"{args.exclude} has no 'path' column (e.g. a label_issues.csv from cv)")
+    return {**{k: getattr(args, k) for k in RECIPE}, 'exclude_train': [r['path'] for r in rows]}
 
 # %% ../nbs/api/09_cli.ipynb #a40d6bd3
 def parser() -> argparse.ArgumentParser:
