@@ -164,7 +164,7 @@ def parser() -> argparse.ArgumentParser:
         'figures; per-patient and per-field parasitemia. Writes report.json, PNGs and CSVs to --out.')
     ev.add_argument('folder', help='labelled folder with Parasitized/ and Uninfected/ subfolders')
     ev.add_argument('--model', type=Path, help=f"exported model (default: {s.model}, the shipped model)")
-    ev.add_argument('--out', type=Path, help="output folder (default: 'evaluation' beside the model)")
+    ev.add_argument('--out', type=Path, help="output folder (default: ./evaluation; a model's own folder only when named here)")
     ev.add_argument('--patients', choices=['valid', 'train'], help="only the cells of the model's validation (or training) patients")
     ev.add_argument('--tta', action='store_true', help='also report test-time augmentation with flips, side by side')
     ev.add_argument('--n-boot', type=int, default=1000, help='patient bootstrap resamples for the intervals (default: 1000)')

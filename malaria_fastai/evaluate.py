@@ -164,7 +164,7 @@ def _scores_with_ci(y, prob, patients, threshold, n_boot) -> dict:
 # %% ../nbs/api/07_evaluate.ipynb #f0521356
 def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uninfected/`
              model=None, # a `Learner` or the path of an export; default `default_model()`
-             out:Path=None, # where `report.json`, the figures and tables go; default `<model folder>/evaluation`
+             out:Path=None, # where `report.json`, the figures and tables go; default `./evaluation`, never a model's folder
              patients:str=None, # 'valid' or 'train': only the cells of the model's own validation/training patients
              tta:bool=False, # also report test-time augmentation (four flips), side by side
              n_boot:int=1000, # patient bootstrap resamples for the confidence intervals
@@ -175,7 +175,7 @@ def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uni
     "Evaluate a model on a labelled folder; write `report.json`, figures and per-patient/per-field tables to `out`."
     model_path = None if isinstance(model, Learner) else Path(model or default_model())
     learn = model if isinstance(model, Learner) else load_model(model_path, trust)
-    out = Path(out or (model_path.parent if model_path else Path.cwd())/'evaluation')
+    out = Path(out or Path.cwd()/'evaluation')  # a model's folder holds its evidence: written there only when asked
     files = labelled_cells(folder, learn, patients)
     leaked = leaked_cells(learn, files)
     threshold, _ = operating_point(learn)

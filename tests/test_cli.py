@@ -94,9 +94,10 @@ def test_evaluate_writes_the_report_and_figures(trained, cells, tmp_path):
     for fig in report['figures'].values(): assert (tmp_path/'ev'/fig).read_bytes()[:4] == b'\x89PNG'
     assert {'confusion_matrix', 'roc', 'precision_recall', 'reliability', 'top_losses', 'grad_cam'} <= set(report['figures'])
 
-def test_evaluating_on_training_patients_warns_about_leakage(trained, cells, tmp_path):
+def test_evaluating_on_training_patients_warns_about_leakage_and_leaves_the_model_folder_alone(trained, cells, tmp_path):
     out, _ = trained
-    res = run_cli('evaluate', cells, '--model', out/'model.pkl', '--out', tmp_path/'ev', '--patients', 'train', '--n-boot', 20)
-    report = json.loads((tmp_path/'ev'/'report.json').read_text())
+    res = run_cli('evaluate', cells, '--model', out/'model.pkl', '--patients', 'train', '--n-boot', 20, cwd=tmp_path)  # no --out
+    report = json.loads((tmp_path/'evaluation'/'report.json').read_text())  # ./evaluation by default
+    assert not (out/'evaluation').exists()  # a model's folder holds its evidence: never overwritten unasked
     assert report['leaked_cells'] == report['n'] > 0
     assert 'LEAKAGE' in res.stderr
