@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from urllib.error import URLError
 import numpy as np, sklearn.metrics as skm, torch, torchvision
+import torch.nn.functional as F
 from fastai.vision.all import (Learner, vision_learner, resnet18, resnet50, accuracy, error_rate, CrossEntropyLossFlat,
                                LabelSmoothingCrossEntropyFlat, Resize, Normalize, MixedPrecision, Callback, default_device, L)
 from torch.amp import GradScaler
@@ -63,10 +64,13 @@ def _weights_help(arch:str, err) -> str:
 
 # %% ../nbs/api/03_learner.ipynb #ee646a23
 class CellLoss(LabelSmoothingCrossEntropyFlat):
-    "fastai's label-smoothing cross-entropy (plain at `eps=0`) whose `decodes` calls Parasitized from `threshold` up."
+    "fastai's label-smoothing cross-entropy (plain at `eps=0`), cross-entropy on soft targets, `decodes` calling Parasitized from `threshold` up."
     def __init__(self, *args, eps:float=0.1, threshold:float=0.5, pos:int=0, **kwargs):
         super().__init__(*args, eps=eps, **kwargs)
         self.threshold, self.pos = threshold, pos
+    def __call__(self, inp, targ, **kwargs):
+        if not targ.is_floating_point(): return super().__call__(inp, targ, **kwargs)
+        return -(targ.float() * F.log_softmax(inp.float(), -1)).sum(-1).mean()  # class probabilities, e.g. a teacher's
     def decodes(self, probs): return torch.where(probs[..., self.pos] >= self.threshold, self.pos, 1 - self.pos)
 
 class FloatWeights(Callback):

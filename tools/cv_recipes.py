@@ -15,16 +15,17 @@ import pandas as pd
 from malaria_fastai.crossval import cross_validate, cv_report, compare_oof, read_oof, OOF_COLUMNS
 from malaria_fastai.data import get_data
 
-RECIPES = dict(default=dict(), seed43=dict(seed=43), size64=dict(size=64, epochs=8), epochs8=dict(epochs=8))
+RECIPES = dict(default=dict(), seed43=dict(seed=43), seed44=dict(seed=44), size64=dict(size=64, epochs=8), epochs8=dict(epochs=8))
 
 def run(name, data, out):
     "Cross-validate recipe `name` into `out/name` (resuming), or derive it from the runs it needs."
     root = get_data(data)
-    if name == 'cleaned':
+    if name.startswith('cleaned'):
         flagged = pd.read_csv(out/'default'/'label_issues.csv').path.tolist()
-        return cross_validate(root, out=out/name, resume=True, pretrained=False, exclude_train=flagged)
+        return cross_validate(root, out=out/name, resume=True, pretrained=False, exclude_train=flagged,
+                              **RECIPES.get(name[len('cleaned'):], {}))
     if name.startswith('ensemble'):
-        runs = ['default', 'seed43', 'seed44'][:int(name[-1])]
+        runs = ['cleaned', 'cleanedseed43', 'cleanedseed44'][:int(name[-1])]
         oofs = [read_oof(out/r/'oof.csv') for r in runs]
         avg = oofs[0].assign(prob_parasitized=sum(o.prob_parasitized for o in oofs)/len(oofs))[OOF_COLUMNS]
         (out/name).mkdir(parents=True, exist_ok=True)
