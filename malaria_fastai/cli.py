@@ -11,7 +11,7 @@ __all__ = ['RECIPE', 'parser', 'main']
 import argparse, sys
 from pathlib import Path
 from .core import *
-from .runtime import COLUMNS, onnx_for, onnx_twin, predict_onnx, summarize
+from .runtime import COLUMNS, OnnxCells, onnx_for, onnx_twin, predict_onnx, summarize
 
 # %% ../nbs/api/09_cli.ipynb #70a50678
 def _download(args) -> int:
@@ -23,8 +23,8 @@ def _download(args) -> int:
 def _train(args) -> int:
     "Train with the seed's recipe; `train` prints where everything went."
     from malaria_fastai.train import train
-    train(**_recipe(args), split=args.split, valid_pct=args.valid_pct, threshold=args.threshold,
-          out_dir=args.out, resume=args.resume)
+    train(**_recipe(args), split=args.split, valid_pct=args.valid_pct, threshold=args.threshold, teachers=args.teachers or (),
+          out_dir=args.out, resume=args.resume, keep_checkpoints=args.keep_checkpoints)
     return 0
 
 def _cv(args) -> int:
@@ -32,32 +32,43 @@ def _cv(args) -> int:
     from malaria_fastai.crossval import cross_validate
     recipe = _recipe(args)
     cross_validate(recipe.pop('data'), folds=args.folds, out=args.out, resume=args.resume, fold_seed=args.fold_seed,
-                   target_sensitivity=args.target_sensitivity, **recipe)
+                   target_sensitivity=args.target_sensitivity, teachers=args.teachers or (), **recipe)
     return 0
 
 # %% ../nbs/api/09_cli.ipynb #094549df
-def _write_csv(rows, dest=None):
-    "Write `classify` rows as CSV to `dest` (a temporary file renamed into place), or to stdout."
-    import csv, math
+def _write_rows(rows, dest=None, fmt:str='csv'):
+    "Write `classify` rows as CSV or a JSON array to `dest` (a temporary file renamed into place), or to stdout."
+    import csv, json, math
+    clean = [{**r, 'prob_parasitized': None if math.isnan(r['prob_parasitized']) else r['prob_parasitized']} for r in rows]
     def write(f):
+        if fmt == 'json': return json.dump(clean, f, indent=1)
         w = csv.DictWriter(f, fieldnames=COLUMNS)
         w.writeheader()
-        w.writerows({**r, 'prob_parasitized': '' if math.isnan(r['prob_parasitized']) else r['prob_parasitized']} for r in rows)
+        w.writerows({**r, 'prob_parasitized': '' if r['prob_parasitized'] is None else r['prob_parasitized']} for r in clean)
     if not dest: return write(sys.stdout)
     with replace_when_done(dest) as tmp, open(tmp, 'w', newline='', encoding='utf-8') as f: write(f)
 
 # %% ../nbs/api/09_cli.ipynb #85f41826
-def _predict(args) -> int:
-    "Classify files and folders through the model's ONNX twin when it has one (torch is never loaded), else torch."
+def _classify(args) -> tuple[list, str]:
+    "Rows for `args.paths` and a line saying which engine, model and threshold gave them; torch only where it must."
     model = Path(args.model or default_model())
     twin = onnx_for(model, args.engine)  # the same choice as `predict`, made without importing torch
+    kw = dict(bs=args.bs, tta=args.tta, threshold=args.threshold, check=not args.no_check)
     if twin:
-        rows, engine = predict_onnx(args.paths, twin, bs=args.bs, tta=args.tta), f'onnxruntime ({twin})'
-    else:
-        from malaria_fastai.inference import predict
-        rows, engine = predict(args.paths, model, bs=args.bs, tta=args.tta, engine='torch', trust=args.trust_model).to_dict('records'), 'torch'
-    _write_csv(rows, args.csv)
-    print(summarize(rows) + f"; engine: {engine}" + (f"; CSV: {args.csv}" if args.csv else ''), file=sys.stderr)
+        cells = OnnxCells(twin)
+        return predict_onnx(args.paths, cells, **kw), f"engine: onnxruntime ({twin}); threshold {first_given(args.threshold, cells.threshold):.4f}"
+    from malaria_fastai.inference import predict, load_model, operating_point
+    learn = load_model(model, args.trust_model)
+    rows = predict(args.paths, learn, **kw).to_dict('records')
+    return rows, f"engine: torch ({model}); threshold {operating_point(learn, args.threshold)[0]:.4f}"
+
+def _predict(args) -> int:
+    "Classify files and folders; write the rows; say which model, engine and threshold, and what came out."
+    rows, used = _classify(args)
+    _write_rows(rows, args.out, args.format)
+    flagged = sum(bool(r['flag']) for r in rows)
+    print(f"{used}\n{summarize(rows)}; {flagged} flagged as not like the training cells (reason in the flag column)" +
+          (f"\nwritten to {args.out}" if args.out else ''), file=sys.stderr)
     if not any(r['prediction'] for r in rows):
         print("malaria-fastai: error: no image could be classified", file=sys.stderr)
         return 1
@@ -133,6 +144,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--valid-pct', type=float, help=f'share of images (patients, for the patient split) held out for validation (default: {s.valid_pct})')
     t.add_argument('--out', type=Path, help=f'output folder (default: {s.models_dir}/<arch>_<size>px)')
     t.add_argument('--resume', action='store_true', help='continue an interrupted run in the output folder from its last per-epoch checkpoint')
+    t.add_argument('--keep-checkpoints', action='store_true', help="keep every epoch's checkpoint (default: the last, to resume from, and the best)")
+    t.add_argument('--teachers', nargs='+', type=Path, metavar='MODEL', help="distil: learn these models' mean probabilities (exports or ONNX twins)")
     cv = sub.add_parser('cv', help='cross-validate the recipe by patient', description=
         'Patient-grouped, class-stratified k-fold cross-validation of the train recipe: each fold trained into '
         'OUT/fold_<k>/ and scored on its held-out patients; OUT/oof.csv (every image once), report.json (pooled '
@@ -143,15 +156,21 @@ def parser() -> argparse.ArgumentParser:
     cv.add_argument('--fold-seed', type=int, default=0, help='seed of the fold assignment (default: 0); --seed seeds the training')
     cv.add_argument('--out', type=Path, help=f'the cross-validation folder (default: {s.models_dir}/cv)')
     cv.add_argument('--resume', action='store_true', help='skip finished folds; continue an interrupted fold from its last checkpoint')
+    cv.add_argument('--teachers', nargs='+', type=Path, metavar='CV_DIR', help="distil: fold k learns the mean probabilities of "
+                    "these cross-validations' fold-k models (same folds)")
     cv.add_argument('--target-sensitivity', type=float, help=f'the operating point, on the audited cells (default: {s.target_sensitivity})')
     pr = sub.add_parser('predict', help='classify cell images', description=
-        'Classify cell images; one CSV row per file: path, prediction, prob_parasitized, error. Exit status 0 when at '
+        'Classify cell images; one row per file: path, prediction, prob_parasitized, refer, flag (why an image '
+        'is unlike the training cells) and error. Says which model, engine and threshold it used. Exit status 0 when at '
         'least one image was classified.')
     pr.add_argument('paths', nargs='+', help='image files and/or folders (searched recursively)')
     pr.add_argument('--model', type=Path, help=f"exported model, .pkl or its .onnx twin (default: {s.model}, the shipped model)")
-    pr.add_argument('--csv', type=Path, help='write the results here (default: print them)')
+    pr.add_argument('--out', '--csv', dest='out', type=Path, help='write the rows to this file (default: print them)')
+    pr.add_argument('--format', choices=['csv', 'json'], default='csv', help='csv (default) or json (an array of rows)')
+    pr.add_argument('--threshold', type=float, help="call a cell parasitized from this probability up (default: the model's)")
     pr.add_argument('--bs', type=int, default=64, help='images per batch (default: 64)')
     pr.add_argument('--tta', action='store_true', help='average over the four flips of each image')
+    pr.add_argument('--no-check', action='store_true', help='do not flag images unlike the training cells')
     pr.add_argument('--engine', choices=['auto', 'onnx', 'torch'], default='auto',
                     help="'auto' (default): the model's ONNX twin when it has one, else torch")
     ex = sub.add_parser('export-onnx', help='write the ONNX twin of an export', description=

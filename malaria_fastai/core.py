@@ -6,9 +6,9 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/core.html.md"""
 
 # %% auto #0
 __all__ = ['PARASITIZED', 'UNINFECTED', 'CLASSES', 'NIH_URL', 'NIH_BYTES', 'DEFAULTS', 'SETTING_TYPES', 'MAX_PIXELS',
-           'WeightsUnavailableError', 'settings_file', 'settings', 'setting', 'first_given', 'default_model',
-           'replace_when_done', 'ModelIntegrityError', 'sha256_file', 'write_checksum', 'verify_checksum', 'read_cell',
-           'cell_pixels', 'decode_cell', 'list_inputs', 'decoded_batches']
+           'WeightsUnavailableError', 'settings_file', 'shipped_dir', 'installed_defaults', 'settings', 'setting',
+           'first_given', 'default_model', 'replace_when_done', 'ModelIntegrityError', 'sha256_file', 'write_checksum',
+           'verify_checksum', 'read_cell', 'cell_pixels', 'decode_cell', 'list_inputs', 'decoded_batches']
 
 # %% ../nbs/api/00_core.ipynb #8fa22da0
 import os, tempfile
@@ -47,10 +47,22 @@ def settings_file() -> Path|None:
     return f if f.exists() else None
 
 # %% ../nbs/api/00_core.ipynb #f87a81a8
+def shipped_dir() -> Path:
+    "Where an installed package keeps its run defaults and default model: `malaria_fastai/shipped/` (filled by `setup.py`)."
+    import malaria_fastai
+    return Path(malaria_fastai.__file__).resolve().parent/'shipped'
+
+def installed_defaults() -> dict:
+    "Defaults without a checkout: the shipped `settings.ini` over `DEFAULTS`, and the shipped model when there is one."
+    shipped, d = shipped_dir(), dict(DEFAULTS)
+    if (shipped/'settings.ini').exists(): d.update(Config(shipped, 'settings.ini').d)
+    return dict(d, model=str(shipped/'model.onnx')) if (shipped/'model.onnx').exists() else d
+
 def settings() -> Config:
     "The run settings, read with fastcore's `Config`: `settings_file()` over the built-in `DEFAULTS`."
     f = settings_file()
-    if f is None: return Config(Path.home()/'.malaria_fastai', 'settings.ini', create=DEFAULTS, save=False, types=SETTING_TYPES)
+    if f is None:
+        return Config(Path.home()/'.malaria_fastai', 'settings.ini', create=installed_defaults(), save=False, types=SETTING_TYPES)
     if not f.exists(): raise FileNotFoundError(f"settings file {f} (from $MALARIA_SETTINGS) does not exist")
     cfg = Config(f.parent, f.name, types=SETTING_TYPES)
     for k,v in DEFAULTS.items(): cfg.d.setdefault(k, v)
@@ -70,7 +82,7 @@ def first_given(*values):
 
 # %% ../nbs/api/00_core.ipynb #374d9bbe
 def default_model() -> Path:
-    "The model used when none is given: the `model` setting, the shipped `models/default/model.pkl`."
+    "The model used when none is given: the `model` setting; the shipped model (`models/default/`, or in a wheel its ONNX twin)."
     return setting('model')
 
 # %% ../nbs/api/00_core.ipynb #9ba0337d

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, fastai
 from fastai.vision.all import Learner, load_learner
 from .core import *
-from .runtime import COLUMNS, classify, onnx_for, predict_onnx
+from .runtime import COLUMNS, InputCheck, classify, onnx_for, predict_onnx
 from .learner import preprocessing, prob_parasitized, model_input, export_onnx
 
 # %% ../nbs/api/06_inference.ipynb #7a76f81a
@@ -37,6 +37,7 @@ def load_model(model=None, # an export (`model.pkl`); default `default_model()`
     model = Path(model or default_model())
     if not model.is_file():
         raise FileNotFoundError(f"no model at {model}: train one with `malaria-fastai train`, or pass the path of an export (--model)")
+    if model.suffix == '.onnx': raise ValueError(f"{model} is an ONNX model: torch needs the fastai export (model.pkl); use engine 'onnx'")
     verify_checksum(model, trust)
     check_versions(model)
     with warnings.catch_warnings():
@@ -72,16 +73,18 @@ def predict(items, # files and/or folders of cell images
             engine:str='auto', # 'onnx', 'torch', or 'auto': ONNX where the model has its twin, else torch
             n_workers:int=None, # threads decoding images; default the number of CPUs
             trust:bool=False, # load an export with no SHA-256 beside it (see `load_model`)
+            check:bool=True, # flag (and refer) images unlike the training cells, with the model's stored `InputCheck`
            ) -> pd.DataFrame:
-    "Classify the images in `items` in batches: one row per file with `path`, `prediction`, `prob_parasitized`, `refer`, `error`."
+    "Classify the images in `items` in batches: one row per file with `path`, `prediction`, `prob_parasitized`, `refer`, `flag`, `error`."
     path = None if isinstance(model, Learner) else Path(model or default_model())
     onnx_file = None if path is None else onnx_for(path, engine)
     if onnx_file:
-        rows = predict_onnx(items, onnx_file, bs, tta, threshold, refer_band, n_workers)
+        rows = predict_onnx(items, onnx_file, bs, tta, threshold, refer_band, n_workers, check)
     else:
         learn = model if isinstance(model, Learner) else load_model(path, trust)
         threshold, refer_band = operating_point(learn, threshold, refer_band)
-        rows = classify(items, prob_parasitized(learn, tta), preprocessing(learn)[0], threshold, refer_band, bs, n_workers)
+        input_check = InputCheck.from_meta(getattr(learn, 'meta', {})) if check else None
+        rows = classify(items, prob_parasitized(learn, tta), preprocessing(learn)[0], threshold, refer_band, bs, n_workers, input_check)
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     df.attrs['engine'] = f'onnxruntime ({onnx_file})' if onnx_file else 'torch'
     return df

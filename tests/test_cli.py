@@ -38,7 +38,7 @@ def test_predict_writes_one_row_per_file_with_errors_for_bad_ones(trained, cells
     csv = tmp_path/'out.csv'
     res = run_cli('predict', folder, '--model', out/'model.pkl', '--csv', csv)
     df = pd.read_csv(csv, keep_default_na=False)
-    assert list(df.columns) == ['path', 'prediction', 'prob_parasitized', 'refer', 'error']
+    assert list(df.columns) == ['path', 'prediction', 'prob_parasitized', 'refer', 'flag', 'error']
     assert sorted(Path(p).name for p in df.path) == sorted([f.name for f in good] + ['corrupt.png', 'Thumbs.db'])
     bad = df[df.error != '']
     assert sorted(Path(p).name for p in bad.path) == ['Thumbs.db', 'corrupt.png']
