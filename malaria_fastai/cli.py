@@ -8,7 +8,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/cli.html.md"""
 __all__ = ['RECIPE', 'parser', 'main']
 
 # %% ../nbs/api/09_cli.ipynb #df48e7c2
-import argparse, sys
+import argparse, contextlib, sys
 from pathlib import Path
 from .core import *
 from .runtime import COLUMNS, OnnxCells, onnx_for, onnx_twin, predict_onnx, summarize
@@ -53,7 +53,7 @@ def _classify(args) -> tuple[list, str]:
     "Rows for `args.paths` and a line saying which engine, model and threshold gave them; torch only where it must."
     model = Path(args.model or default_model())
     twin = onnx_for(model, args.engine)  # the same choice as `predict`, made without importing torch
-    kw = dict(bs=args.bs, tta=args.tta, threshold=args.threshold, check=not args.no_check)
+    kw = dict(bs=args.bs, tta=args.tta, threshold=args.threshold, check=not args.no_check, progress=sys.stderr.isatty())
     if twin:
         cells = OnnxCells(twin)
         return predict_onnx(args.paths, cells, **kw), f"engine: onnxruntime ({twin}); threshold {first_given(args.threshold, cells.threshold):.4f}"
@@ -64,7 +64,7 @@ def _classify(args) -> tuple[list, str]:
 
 def _predict(args) -> int:
     "Classify files and folders; write the rows; say which model, engine and threshold, and what came out."
-    rows, used = _classify(args)
+    with contextlib.redirect_stdout(sys.stderr): rows, used = _classify(args)  # progress on stderr; stdout may carry the rows
     _write_rows(rows, args.out, args.format)
     flagged = sum(bool(r['flag']) for r in rows)
     print(f"{used}\n{summarize(rows)}; {flagged} flagged as not like the training cells (reason in the flag column)" +

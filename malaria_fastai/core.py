@@ -8,7 +8,8 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/core.html.md"""
 __all__ = ['PARASITIZED', 'UNINFECTED', 'CLASSES', 'NIH_URL', 'NIH_BYTES', 'DEFAULTS', 'SETTING_TYPES', 'MAX_PIXELS',
            'WeightsUnavailableError', 'settings_file', 'shipped_dir', 'installed_defaults', 'settings', 'setting',
            'first_given', 'default_model', 'replace_when_done', 'ModelIntegrityError', 'sha256_file', 'write_checksum',
-           'verify_checksum', 'read_cell', 'cell_pixels', 'decode_cell', 'list_inputs', 'decoded_batches']
+           'verify_checksum', 'read_cell', 'cell_pixels', 'decode_cell', 'list_inputs', 'decoded_batches',
+           'with_progress']
 
 # %% ../nbs/api/00_core.ipynb #8fa22da0
 import os, tempfile
@@ -186,3 +187,11 @@ def decoded_batches(paths, size:int, bs:int=64, n_workers:int=None):
             ok = [i for i,(px,_) in zip(batch, decoded) if px is not None]
             pixels = np.stack([px for px,_ in decoded if px is not None]) if ok else np.zeros((0, size, size, 3), np.uint8)
             yield ok, pixels, {i: err for i,(px,err) in zip(batch, decoded) if px is None}
+
+# %% ../nbs/api/00_core.ipynb #20a5c9a1
+def with_progress(items, total:int=None, comment:str=''):
+    "`items` under a fastprogress bar (as fastai's), `comment` beside it: in a notebook a widget, in a terminal one line."
+    from fastprogress.fastprogress import progress_bar
+    bar = progress_bar(items, total=total)
+    bar.comment = comment
+    return bar

@@ -21,7 +21,7 @@ from .learner import sensitivity_threshold
 from .interpret import save_figure
 from .train import train
 from .inference import predict
-from .evaluate import clinical_scores, bootstrap_ci, referral_table, band_for_sensitivity
+from .evaluate import clinical_scores, bootstrap_ci, bootstrap_scores, referral_table, band_for_sensitivity
 
 # %% ../nbs/api/08_crossval.ipynb #92f91b29
 def fold_table(root:Path, n_folds:int=5, seed:int=0) -> pd.DataFrame:
@@ -267,15 +267,11 @@ def compare_oof(a:pd.DataFrame, b:pd.DataFrame, n_boot:int=1000, seed:int=0) -> 
     "`b` minus `a` in pooled ROC AUC and accuracy at 0.5 over the same cells, each with a paired patient-bootstrap 95% interval."
     m = a.merge(b, on=['path', 'patient', 'label'], suffixes=('_a', '_b')).dropna(subset=['prob_parasitized_a', 'prob_parasitized_b'])
     y, pa, pb = m.label.eq(PARASITIZED).values, m.prob_parasitized_a.values, m.prob_parasitized_b.values
-    ids, inverse = np.unique(m.patient, return_inverse=True)
-    def diffs(w=None):
-        auc = skm.roc_auc_score(y, pb, sample_weight=w) - skm.roc_auc_score(y, pa, sample_weight=w)
-        return auc, np.average((pb >= 0.5) == y, weights=w) - np.average((pa >= 0.5) == y, weights=w)
-    rng = np.random.default_rng(seed)
-    draws = np.array([diffs(np.bincount(rng.integers(0, len(ids), len(ids)), minlength=len(ids))[inverse]) for _ in range(n_boot)])
-    point = diffs()
-    return {k: dict(value=float(point[i]), ci95=[float(v) for v in np.percentile(draws[:, i], [2.5, 97.5])])
-            for i, k in enumerate(('roc_auc', 'accuracy_at_half'))} | dict(cells=len(m))
+    a_draws, b_draws = (bootstrap_scores(y, q, m.patient, 0.5, n_boot, seed) for q in (pa, pb))  # the same seed: paired draws
+    point = dict(roc_auc=skm.roc_auc_score(y, pb) - skm.roc_auc_score(y, pa), accuracy=((pb >= 0.5) == y).mean() - ((pa >= 0.5) == y).mean())
+    draws = b_draws - a_draws
+    return {name: dict(value=float(point[k]), ci95=[float(v) for v in np.percentile(draws[k], [2.5, 97.5])])
+            for name, k in (('roc_auc', 'roc_auc'), ('accuracy_at_half', 'accuracy'))} | dict(cells=len(m))
 
 # %% ../nbs/api/08_crossval.ipynb #5c2ec7fe
 def twin_oof(out:Path, root:Path, n_calib:int=512, seed:int=0) -> pd.DataFrame:

@@ -107,7 +107,7 @@ def extract(archive:Path, # a `.zip` in the NIH layout
                 bad = unsafe_entries(z)
                 if bad: raise ValueError(f"refusing to extract {archive}: {len(bad)} entries would land outside {dest} "
                                          f"(zip-slip): {', '.join(bad[:5])}")
-                z.extractall(tmp)
+                for entry in with_progress(z.infolist(), comment=f'extracting {archive.name}'): z.extract(entry, tmp)
             try: tmp.rename(dest)
             except OSError:
                 if not dest.exists(): raise  # else another process finished first: use its copy

@@ -74,17 +74,19 @@ def predict(items, # files and/or folders of cell images
             n_workers:int=None, # threads decoding images; default the number of CPUs
             trust:bool=False, # load an export with no SHA-256 beside it (see `load_model`)
             check:bool=True, # flag (and refer) images unlike the training cells, with the model's stored `InputCheck`
+            progress:bool=False, # a fastprogress bar over the batches
            ) -> pd.DataFrame:
     "Classify the images in `items` in batches: one row per file with `path`, `prediction`, `prob_parasitized`, `refer`, `flag`, `error`."
     path = None if isinstance(model, Learner) else Path(model or default_model())
     onnx_file = None if path is None else onnx_for(path, engine)
     if onnx_file:
-        rows = predict_onnx(items, onnx_file, bs, tta, threshold, refer_band, n_workers, check)
+        rows = predict_onnx(items, onnx_file, bs, tta, threshold, refer_band, n_workers, check, progress)
     else:
         learn = model if isinstance(model, Learner) else load_model(path, trust)
         threshold, refer_band = operating_point(learn, threshold, refer_band)
         input_check = InputCheck.from_meta(getattr(learn, 'meta', {})) if check else None
-        rows = classify(items, prob_parasitized(learn, tta), preprocessing(learn)[0], threshold, refer_band, bs, n_workers, input_check)
+        rows = classify(items, prob_parasitized(learn, tta), preprocessing(learn)[0], threshold, refer_band, bs, n_workers, input_check,
+                        progress)
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     df.attrs['engine'] = f'onnxruntime ({onnx_file})' if onnx_file else 'torch'
     return df

@@ -90,12 +90,15 @@ def classify(items, # files and/or folders of cell images
              bs:int=64, # images per batch
              n_workers:int=None, # decoding threads; default the number of CPUs
              check:InputCheck=None, # flags (and refers) images unlike the training cells; `None` checks nothing
+             progress:bool=False, # a fastprogress bar over the batches
             ) -> list[dict]:
     "One row (a dict with `COLUMNS`) per input file: the call, its probability, whether to refer it and why, or why it was skipped."
     inputs = list_inputs(items)
     rows = [dict(path=str(p), prediction='', prob_parasitized=float('nan'), refer=False, flag='', error=e) for p,e in inputs]
     todo = [i for i,(_,e) in enumerate(inputs) if not e]
-    for ok, pixels, errors in decoded_batches([inputs[i][0] for i in todo], size, bs, n_workers):
+    batches = decoded_batches([inputs[i][0] for i in todo], size, bs, n_workers)
+    if progress: batches = with_progress(batches, -(-len(todo) // bs), f'{len(todo)} images in batches of {bs}')
+    for ok, pixels, errors in batches:
         for j, err in errors.items(): rows[todo[j]]['error'] = err
         if not ok: continue
         flags = check.flags(pixels, _image_sizes([inputs[todo[j]][0] for j in ok])) if check else [''] * len(ok)
@@ -171,12 +174,13 @@ def predict_onnx(items, # files and/or folders of cell images
                  refer_band:float=None, # default: the band stored in the model, else the `refer_band` setting
                  n_workers:int=None, # decoding threads
                  check:bool=True, # flag images unlike the training cells (with the model's stored `InputCheck`)
+                 progress:bool=False, # a progress bar over the batches
                 ) -> list[dict]:
     "Classify `items` with an ONNX model: one row per file, as `classify`."
     cells = model if isinstance(model, OnnxCells) else OnnxCells(model)
     band = setting('refer_band', first_given(refer_band, cells.refer_band))
     return classify(items, lambda px: cells.prob_parasitized(px, tta), cells.size, first_given(threshold, cells.threshold), band, bs,
-                    n_workers, InputCheck.from_meta(cells.meta) if check else None)
+                    n_workers, InputCheck.from_meta(cells.meta) if check else None, progress)
 
 # %% ../nbs/api/01_runtime.ipynb #3d302950
 def halve_onnx(src:Path, dest:Path) -> Path:
