@@ -65,6 +65,7 @@ def _classify(args) -> tuple[list, str]:
 def _predict(args) -> int:
     "Classify files and folders; write the rows; say which model, engine and threshold, and what came out."
     with contextlib.redirect_stdout(sys.stderr): rows, used = _classify(args)  # progress on stderr; stdout may carry the rows
+    if sys.stderr.isatty(): print(file=sys.stderr)  # end the progress line
     _write_rows(rows, args.out, args.format)
     flagged = sum(bool(r['flag']) for r in rows)
     print(f"{used}\n{summarize(rows)}; {flagged} flagged as not like the training cells (reason in the flag column)" +
