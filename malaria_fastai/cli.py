@@ -55,7 +55,7 @@ def _classify(args) -> tuple[list, str]:
     twin = onnx_for(model, args.engine)  # the same choice as `predict`, made without importing torch
     kw = dict(bs=args.bs, tta=args.tta, threshold=args.threshold, check=not args.no_check, progress=sys.stderr.isatty())
     if twin:
-        cells = OnnxCells(twin)
+        cells = OnnxCells(twin, trust=args.trust_model)
         return predict_onnx(args.paths, cells, **kw), f"engine: onnxruntime ({twin}); threshold {first_given(args.threshold, cells.threshold):.4f}"
     from malaria_fastai.inference import predict, load_model, operating_point
     learn = load_model(model, args.trust_model)

@@ -129,8 +129,10 @@ def verify_checksum(path, trust:bool=False):
     sums = path.with_name(path.name + '.sha256')
     if not sums.exists():
         if trust: return
-        raise ModelIntegrityError(f"{path} has no {sums.name} beside it. Exports are pickles, which can run code when loaded: "
-                                  "load one from elsewhere only if you trust its source, with trust=True (CLI: --trust-model)")
+        why = ("Exports are pickles, which can run code when loaded" if path.suffix == '.pkl' else
+               "Without it a changed file (weights, threshold, preprocessing) cannot be told from the one exported")
+        raise ModelIntegrityError(f"{path} has no {sums.name} beside it. {why}: load one from elsewhere only if you trust "
+                                  "its source, with trust=True (CLI: --trust-model)")
     expected, actual = sums.read_text().split()[0], sha256_file(path)
     if expected != actual:
         raise ModelIntegrityError(f"{path} does not match its SHA-256 in {sums.name} (expected {expected[:16]}..., found "

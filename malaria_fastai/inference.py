@@ -72,7 +72,7 @@ def predict(items, # files and/or folders of cell images
             refer_band:float=None, # refer cells with `prob_parasitized` within this of the threshold; default the model's, else the setting
             engine:str='auto', # 'onnx', 'torch', or 'auto': ONNX where the model has its twin, else torch
             n_workers:int=None, # threads decoding images; default the number of CPUs
-            trust:bool=False, # load an export with no SHA-256 beside it (see `load_model`)
+            trust:bool=False, # load a model with no SHA-256 beside it (see `load_model`)
             check:bool=True, # flag (and refer) images unlike the training cells, with the model's stored `InputCheck`
             progress:bool=False, # a fastprogress bar over the batches
            ) -> pd.DataFrame:
@@ -80,7 +80,7 @@ def predict(items, # files and/or folders of cell images
     path = None if isinstance(model, Learner) else Path(model or default_model())
     onnx_file = None if path is None else onnx_for(path, engine)
     if onnx_file:
-        rows = predict_onnx(items, onnx_file, bs, tta, threshold, refer_band, n_workers, check, progress)
+        rows = predict_onnx(items, onnx_file, bs, tta, threshold, refer_band, n_workers, check, progress, trust)
     else:
         learn = model if isinstance(model, Learner) else load_model(path, trust)
         threshold, refer_band = operating_point(learn, threshold, refer_band)

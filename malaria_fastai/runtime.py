@@ -132,9 +132,10 @@ def onnx_for(model, engine:str='auto') -> Path|None:
 
 # %% ../nbs/api/01_runtime.ipynb #4bc9d3b5
 class OnnxCells:
-    "A cell classifier from an ONNX file run with onnxruntime; its preprocessing comes from the file's metadata."
-    def __init__(self, path, threads:int=None):
+    "A cell classifier from an ONNX file (checked against its SHA-256 unless `trust`), run with onnxruntime; preprocessing from its metadata."
+    def __init__(self, path, threads:int=None, trust:bool=False):
         import onnxruntime as ort
+        verify_checksum(path, trust)  # a changed threshold or weight must not be used silently
         opts = ort.SessionOptions()
         if threads: opts.intra_op_num_threads = threads
         self.path = Path(path)
@@ -175,9 +176,10 @@ def predict_onnx(items, # files and/or folders of cell images
                  n_workers:int=None, # decoding threads
                  check:bool=True, # flag images unlike the training cells (with the model's stored `InputCheck`)
                  progress:bool=False, # a progress bar over the batches
+                 trust:bool=False, # run an ONNX file with no SHA-256 beside it
                 ) -> list[dict]:
     "Classify `items` with an ONNX model: one row per file, as `classify`."
-    cells = model if isinstance(model, OnnxCells) else OnnxCells(model)
+    cells = model if isinstance(model, OnnxCells) else OnnxCells(model, trust=trust)
     band = setting('refer_band', first_given(refer_band, cells.refer_band))
     return classify(items, lambda px: cells.prob_parasitized(px, tta), cells.size, first_given(threshold, cells.threshold), band, bs,
                     n_workers, InputCheck.from_meta(cells.meta) if check else None, progress)
@@ -198,6 +200,7 @@ def halve_onnx(src:Path, dest:Path) -> Path:
     del graph.node[:]
     graph.node.extend(casts + nodes)
     with replace_when_done(dest) as tmp: onnx.save(model, str(tmp))
+    write_checksum(dest)
     return Path(dest)
 
 # %% ../nbs/api/01_runtime.ipynb #d70fa357
@@ -205,7 +208,7 @@ def quantize_onnx(src:Path, # an ONNX twin (float)
                   dest:Path, # where to write the int8 model
                   pixels:np.ndarray, # calibration cells: uint8 (n, size, size, 3), from training patients
                  ) -> Path:
-    "Static int8 quantization of an ONNX twin with onnxruntime, calibrated on `pixels`; the metadata is kept."
+    "Static int8 quantization of an ONNX twin with onnxruntime, calibrated on `pixels`; the metadata is kept, a SHA-256 written."
     import tempfile
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
                                           quantize_static)
@@ -221,4 +224,5 @@ def quantize_onnx(src:Path, # an ONNX twin (float)
         quantize_static(str(pre), str(tmp), Cells(), quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
         write_onnx_meta(tmp, dict(cells.meta, quantized='int8'))
+    write_checksum(dest)
     return Path(dest)

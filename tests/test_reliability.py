@@ -128,6 +128,20 @@ def test_a_changed_export_is_refused_and_a_foreign_one_needs_opt_in(trained, cel
     run_cli('predict', cells, '--model', tmp_path/'model.pkl', '--engine', 'torch', '--trust-model', '--csv', tmp_path/'o.csv')
     assert len(pd.read_csv(tmp_path/'o.csv')) == len(list(cells.rglob('*.png')))
 
+def test_a_changed_onnx_twin_is_refused_on_every_path(trained, cells, tmp_path):
+    "Issue 14: a threshold rewritten in the twin's metadata turned every parasitized cell Uninfected, exit 0, no warning."
+    from malaria_fastai.runtime import OnnxCells, write_onnx_meta
+    out, _ = trained
+    for f in ('model.pkl', 'model.pkl.sha256', 'model.onnx', 'model.onnx.sha256', 'model.json'): shutil.copy(out/f, tmp_path/f)
+    write_onnx_meta(tmp_path/'model.onnx', dict(OnnxCells(out/'model.onnx').meta, threshold=0.99))
+    for args in (['predict', cells, '--model', tmp_path/'model.pkl'], ['predict', cells, '--model', tmp_path/'model.onnx'],
+                 ['evaluate', cells, '--model', tmp_path/'model.pkl', '--out', tmp_path/'ev', '--n-boot', 10]):
+        res = run_cli(*args, check=False)
+        assert res.returncode != 0 and 'does not match its SHA-256' in res.stderr, (args, res.stderr)
+    (tmp_path/'model.onnx.sha256').unlink()
+    res = run_cli('predict', cells, '--model', tmp_path/'model.onnx', check=False)
+    assert res.returncode != 0 and '--trust-model' in res.stderr
+
 class _FlakyHandler(http.server.SimpleHTTPRequestHandler):
     "Serves files, but the first request for each is cut off halfway (a dropped connection)."
     cut = set()
