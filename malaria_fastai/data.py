@@ -6,9 +6,9 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/data.html.md"""
 
 # %% auto #0
 __all__ = ['data_source', 'download', 'class_root', 'unsafe_entries', 'extract', 'get_data', 'image_files', 'cell_files',
-           'check_class_folders', 'unreadable_images', 'RandomFlips', 'patient_id', 'field_id', 'patient_folds',
-           'patient_split', 'held_out_split', 'make_splitter', 'train_without', 'split_summary', 'cell_datablock',
-           'decode_cells', 'CellArrays', 'CellArrayDL', 'cell_dataloaders', 'file_dataloaders']
+           'check_class_folders', 'unreadable_images', 'RandomFlips', 'patient_id', 'unknown_patients', 'field_id',
+           'patient_folds', 'patient_split', 'held_out_split', 'make_splitter', 'train_without', 'split_summary',
+           'cell_datablock', 'decode_cells', 'CellArrays', 'CellArrayDL', 'cell_dataloaders', 'file_dataloaders']
 
 # %% ../nbs/api/02_data.ipynb #541b23df
 import os, re, shutil, stat, tempfile, zipfile
@@ -164,6 +164,17 @@ def patient_id(fn) -> str:
     m = re.match(r'(.+?)_(?:IMG|img)_', Path(fn).name)
     return m.group(1) if m else Path(fn).stem
 
+def unknown_patients(files) -> list:
+    "The files whose names carry no NIH patient id (each then counts as a patient of its own)."
+    return [f for f in files if not re.match(r'.+?_(?:IMG|img)_', Path(f).name)]
+
+def _need_patients(files, what:str):
+    "Raise when some `files` carry no patient id, so that `what` (a split by patient) cannot be made."
+    unknown = unknown_patients(files)
+    if unknown: raise ValueError(f"{what} needs the patient of every cell, but {len(unknown)} of {len(files)} file names carry no "
+                                 f"NIH patient id (e.g. {Path(unknown[0]).name}; NIH names read <patient>_IMG_<field>_cell_<n>.png): "
+                                 "keep the NIH names, or split at random (--split random), knowing a patient's cells then sit on both sides")
+
 def field_id(fn) -> str:
     "Slide field (photo) of an NIH cell file: the name before `_cell_`; the file stem when the name does not parse."
     m = re.match(r'(.+)_cell_', Path(fn).name)
@@ -172,6 +183,7 @@ def field_id(fn) -> str:
 # %% ../nbs/api/02_data.ipynb #a43dba5c
 def patient_folds(files, n_folds:int=5, seed:int=0) -> np.ndarray:
     "Fold (0 to `n_folds`-1) of each of `files`: seeded `StratifiedGroupKFold` by patient, stratified by class."
+    _need_patients(files, 'a split by patient')
     labels, groups = [parent_label(f) for f in files], [patient_id(f) for f in files]
     n_groups = len(set(groups))
     if n_groups < n_folds: raise ValueError(f"{n_folds} patient folds need at least {n_folds} patients, found {n_groups}")

@@ -18,7 +18,7 @@ import sklearn.metrics as skm
 from sklearn.calibration import CalibrationDisplay
 from fastai.vision.all import Learner, hook_output
 from .core import *
-from .data import class_root, cell_files, patient_id, field_id
+from .data import class_root, cell_files, patient_id, field_id, unknown_patients
 from .learner import preprocessing, model_input
 from .interpret import save_figure, confusion, plot_confusion, plot_top_losses
 from .inference import default_model, load_model, predict, operating_point
@@ -212,10 +212,14 @@ def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uni
     for f, e in zip(df.path[~ok], df.error[~ok]): print(f'skipped {f}: {e}')
     files = [f for f, k in zip(files, ok) if k]
     y = np.array([f.parent.name == PARASITIZED for f in files])
-    pats = [patient_id(f) for f in files]
+    pats, unknown = [patient_id(f) for f in files], len(unknown_patients(files))
+    if unknown: warnings.warn(f"PATIENTS UNKNOWN: {unknown} of {len(files)} file names carry no NIH patient id: each such cell counts "
+                              "as a patient of its own, so its intervals are per cell (narrower than by patient) and cells of the "
+                              "model's training patients cannot be recognised")
     report = dict(model=str(model_path) if model_path else None, engine=runs['plain'].attrs['engine'], data=str(folder),
                   out=str(out), patients_subset=patients,
-                  n=len(files), skipped=int((~ok).sum()), patients=len(set(pats)), leaked_cells=leaked,
+                  n=len(files), skipped=int((~ok).sum()), patients=len(set(pats)), patients_unknown=unknown,
+                  interval_unit='cell' if unknown else 'patient', leaked_cells=leaked,
                   threshold=threshold, target_sensitivity=getattr(learn, 'meta', {}).get('target_sensitivity'))
     for name, run in runs.items():
         prob = run.prob_parasitized.values[ok]
@@ -248,7 +252,8 @@ def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uni
 def summary(report:dict) -> str:
     "A few lines on a `report`: the headline metrics with their 95% intervals, plain and with TTA."
     lines = [f"{report['n']} cells from {report['patients']} patients ({report['skipped']} skipped, {report['leaked_cells']} "
-             f"from training patients); threshold {report['threshold']:.4f}; engine {report['engine']}"]
+             f"from training patients); threshold {report['threshold']:.4f}; engine {report['engine']}; 95% intervals by "
+             + ('patient' if report.get('interval_unit', 'patient') == 'patient' else f"CELL: {report['patients_unknown']} names carry no patient id")]
     for name in ('plain', 'tta'):
         if name not in report: continue
         for at in ('at_threshold', 'at_0.5'):

@@ -142,6 +142,20 @@ def test_a_changed_onnx_twin_is_refused_on_every_path(trained, cells, tmp_path):
     res = run_cli('predict', cells, '--model', tmp_path/'model.onnx', check=False)
     assert res.returncode != 0 and '--trust-model' in res.stderr
 
+def test_names_without_patient_ids_are_said_loudly(trained, cells, tmp_path):
+    "Issue 14: the tiny images renamed cellN.png silently became 224 patients and a random 'patient' split."
+    renamed = tmp_path/'renamed'
+    for c in ('Parasitized', 'Uninfected'):
+        (renamed/c).mkdir(parents=True)
+        for i, f in enumerate(sorted((cells/c).glob('*.png'))): shutil.copy(f, renamed/c/f'cell{i}.png')
+    res = run_cli('train', '--data', renamed, '--no-pretrained', '--epochs', 1, '--size', 32, '--out', tmp_path/'run', check=False)
+    assert res.returncode != 0 and 'carry no NIH patient id' in res.stderr
+    out, _ = trained
+    res = run_cli('evaluate', renamed, '--model', out/'model.pkl', '--out', tmp_path/'ev', '--n-boot', 20)
+    assert 'PATIENTS UNKNOWN' in res.stderr and '95% intervals by CELL' in res.stdout
+    report = json.loads((tmp_path/'ev'/'report.json').read_text())
+    assert (report['interval_unit'], report['patients_unknown']) == ('cell', report['n'])
+
 class _FlakyHandler(http.server.SimpleHTTPRequestHandler):
     "Serves files, but the first request for each is cut off halfway (a dropped connection)."
     cut = set()
