@@ -92,6 +92,11 @@ def _evaluate(args) -> int:
     return 0
 
 # %% ../nbs/api/09_cli.ipynb #ab985be0
+def _patient_map_flag(p:argparse.ArgumentParser):
+    "The `--patient-map` flag, for commands that group cells by patient."
+    p.add_argument('--patient-map', type=Path, help='a CSV with columns file,patient: the patient of each cell whose file name does '
+                   'not carry its NIH patient id')
+
 def _recipe_flags(p:argparse.ArgumentParser, s):
     "The training recipe's flags, shared by `train` and `cv`; their defaults shown from the settings `s`."
     p.add_argument('--data', help='data folder, archive path or URL (default: $MALARIA_DATA, $MALARIA_DATA_URL, else the data_url setting)')
@@ -109,6 +114,7 @@ def _recipe_flags(p:argparse.ArgumentParser, s):
     p.add_argument('--pretrained', action=argparse.BooleanOptionalAction, help=f'start from ImageNet weights (default: {s.pretrained})')
     p.add_argument('--seed', type=int, help=f'random seed of split, weights and shuffling (default: {s.seed})')
     p.add_argument('--exclude', type=Path, help='a CSV with a path column (e.g. label_issues.csv from cv): cells left out of training')
+    _patient_map_flag(p)
 
 RECIPE = ('data', 'arch', 'size', 'bs', 'epochs', 'freeze_epochs', 'lr', 'lr_low', 'lr_high', 'label_smoothing', 'mixed_precision',
           'pretrained', 'seed')
@@ -186,6 +192,7 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument('--model', type=Path, help=f"exported model (default: {s.model}, the shipped model)")
     ev.add_argument('--out', type=Path, help="output folder (default: ./evaluation; a model's own folder only when named here)")
     ev.add_argument('--patients', choices=['valid', 'train'], help="only the cells of the model's validation (or training) patients")
+    _patient_map_flag(ev)
     ev.add_argument('--tta', action='store_true', help='also report test-time augmentation with flips, side by side')
     ev.add_argument('--n-boot', type=int, default=1000, help='patient bootstrap resamples for the intervals (default: 1000)')
     ev.add_argument('--engine', choices=['auto', 'onnx', 'torch'], default='auto',
@@ -195,11 +202,18 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/api/09_cli.ipynb #701f7335
+def _patients_from(csv:Path=None):
+    "`data.patient_map(csv)` when a map is given; nothing (and no torch import, for `predict`) otherwise."
+    if not csv: return contextlib.nullcontext()
+    from malaria_fastai.data import patient_map
+    return patient_map(csv)
+
 def main(argv=None) -> int:
     "Run `malaria-fastai` with `argv`; return the exit status."
     args = parser().parse_args(argv)
     commands = {'download': _download, 'train': _train, 'cv': _cv, 'predict': _predict, 'evaluate': _evaluate, 'export-onnx': _export_onnx}
-    try: return commands[args.command](args)
+    try:
+        with _patients_from(getattr(args, 'patient_map', None)): return commands[args.command](args)
     except (FileNotFoundError, ConnectionError, WeightsUnavailableError, ModelIntegrityError, ValueError) as e:
         print(f"malaria-fastai: error: {e}", file=sys.stderr)
         return 1

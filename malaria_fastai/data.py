@@ -6,12 +6,15 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/data.html.md"""
 
 # %% auto #0
 __all__ = ['data_source', 'download', 'class_root', 'unsafe_entries', 'extract', 'get_data', 'image_files', 'cell_files',
-           'check_class_folders', 'unreadable_images', 'RandomFlips', 'patient_id', 'unknown_patients', 'field_id',
-           'patient_folds', 'patient_split', 'held_out_split', 'make_splitter', 'train_without', 'split_summary',
-           'cell_datablock', 'decode_cells', 'CellArrays', 'CellArrayDL', 'cell_dataloaders', 'file_dataloaders']
+           'check_class_folders', 'unreadable_images', 'RandomFlips', 'read_patient_map', 'patient_map', 'patient_id',
+           'unknown_patients', 'field_id', 'patient_folds', 'patient_split', 'held_out_split', 'make_splitter',
+           'train_without', 'split_summary', 'cell_datablock', 'decode_cells', 'CellArrays', 'CellArrayDL',
+           'cell_dataloaders', 'file_dataloaders']
 
 # %% ../nbs/api/02_data.ipynb #541b23df
 import os, re, shutil, stat, tempfile, zipfile
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -159,21 +162,50 @@ class RandomFlips(RandTransform):
         return x
 
 # %% ../nbs/api/02_data.ipynb #54d2ef44
-def patient_id(fn) -> str:
-    "Patient of an NIH cell file: the name before `_IMG_`/`_img_`; the file stem when the name does not parse."
+_PATIENT_MAP = ContextVar('patient_map', default={})
+
+def _map_key(fn) -> str:
+    "How a patient map names a file: its class folder and name (`Parasitized/x.png`), or its name alone."
+    return '/'.join(Path(fn).parts[-2:])
+
+def read_patient_map(csv:Path) -> dict:
+    "File -> patient from a CSV with `file` and `patient` columns; a file named by its path (class folder and name count) or name."
+    df = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    if not {'file', 'patient'} <= set(df.columns): raise ValueError(f"{csv} needs the columns file,patient; it has {list(df.columns)}")
+    df = df.assign(file=[_map_key(f) for f in df.file]).drop_duplicates()
+    clash = df.file[df.file.duplicated()].tolist()
+    if clash: raise ValueError(f"{csv} gives {len(clash)} files more than one patient, e.g. {clash[0]}")
+    return dict(zip(df.file, df.patient))
+
+@contextmanager
+def patient_map(csv:Path=None):
+    "Within this block `patient_id` takes each file's patient from `csv` (`read_patient_map`) before its name; `None`: no change."
+    token = _PATIENT_MAP.set(read_patient_map(csv)) if csv else None
+    try: yield
+    finally:
+        if token: _PATIENT_MAP.reset(token)
+
+def _nih_patient(fn) -> str|None:
+    "The patient an NIH file name carries (the part before `_IMG_`/`_img_`), or `None`."
     m = re.match(r'(.+?)_(?:IMG|img)_', Path(fn).name)
-    return m.group(1) if m else Path(fn).stem
+    return m.group(1) if m else None
+
+def patient_id(fn) -> str:
+    "Patient of a cell file: from the `patient_map` in force, else its NIH name; the file stem when neither knows it."
+    known = _PATIENT_MAP.get()
+    return known.get(_map_key(fn)) or known.get(Path(fn).name) or _nih_patient(fn) or Path(fn).stem
 
 def unknown_patients(files) -> list:
-    "The files whose names carry no NIH patient id (each then counts as a patient of its own)."
-    return [f for f in files if not re.match(r'.+?_(?:IMG|img)_', Path(f).name)]
+    "The files whose patient neither the `patient_map` nor the name gives (each then counts as a patient of its own)."
+    known = _PATIENT_MAP.get()
+    return [f for f in files if _map_key(f) not in known and Path(f).name not in known and not _nih_patient(f)]
 
 def _need_patients(files, what:str):
     "Raise when some `files` carry no patient id, so that `what` (a split by patient) cannot be made."
     unknown = unknown_patients(files)
     if unknown: raise ValueError(f"{what} needs the patient of every cell, but {len(unknown)} of {len(files)} file names carry no "
                                  f"NIH patient id (e.g. {Path(unknown[0]).name}; NIH names read <patient>_IMG_<field>_cell_<n>.png): "
-                                 "keep the NIH names, or split at random (--split random), knowing a patient's cells then sit on both sides")
+                                 "give a patient map (--patient-map CSV with columns file,patient), keep the NIH names, or split at random (--split random), knowing a patient's cells then sit on both sides")
 
 def field_id(fn) -> str:
     "Slide field (photo) of an NIH cell file: the name before `_cell_`; the file stem when the name does not parse."

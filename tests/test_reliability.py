@@ -144,6 +144,7 @@ def test_a_changed_onnx_twin_is_refused_on_every_path(trained, cells, tmp_path):
 
 def test_names_without_patient_ids_are_said_loudly(trained, cells, tmp_path):
     "Issue 14: the tiny images renamed cellN.png silently became 224 patients and a random 'patient' split."
+    from malaria_fastai.data import patient_id
     renamed = tmp_path/'renamed'
     for c in ('Parasitized', 'Uninfected'):
         (renamed/c).mkdir(parents=True)
@@ -155,6 +156,15 @@ def test_names_without_patient_ids_are_said_loudly(trained, cells, tmp_path):
     assert 'PATIENTS UNKNOWN' in res.stderr and '95% intervals by CELL' in res.stdout
     report = json.loads((tmp_path/'ev'/'report.json').read_text())
     assert (report['interval_unit'], report['patients_unknown']) == ('cell', report['n'])
+    names = pd.DataFrame([dict(file=f'{c}/cell{i}.png', patient=patient_id(f)) for c in ('Parasitized', 'Uninfected')
+                          for i, f in enumerate(sorted((cells/c).glob('*.png')))])
+    names.to_csv(tmp_path/'map.csv', index=False)  # with a patient map, the patient logic is back
+    run_cli('train', '--data', renamed, '--no-pretrained', '--epochs', 1, '--size', 32, '--out', tmp_path/'run', '--patient-map', tmp_path/'map.csv')
+    meta = json.loads((tmp_path/'run'/'model.json').read_text())
+    assert set(meta['train_patients'] + meta['valid_patients']) == set(names.patient) and not set(meta['train_patients']) & set(meta['valid_patients'])
+    res = run_cli('evaluate', renamed, '--model', out/'model.pkl', '--out', tmp_path/'ev2', '--n-boot', 20, '--patient-map', tmp_path/'map.csv')
+    report = json.loads((tmp_path/'ev2'/'report.json').read_text())
+    assert (report['interval_unit'], report['patients'], report['leaked_cells'] > 0) == ('patient', 6, True), report
 
 class _FlakyHandler(http.server.SimpleHTTPRequestHandler):
     "Serves files, but the first request for each is cut off halfway (a dropped connection)."
