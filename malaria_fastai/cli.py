@@ -15,9 +15,10 @@ from .runtime import COLUMNS, OnnxCells, onnx_for, onnx_twin, predict_onnx, summ
 
 # %% ../nbs/api/09_cli.ipynb #70a50678
 def _download(args) -> int:
-    "Download and extract the data set; print where the class folders are."
+    "Download and extract the data set (progress on stderr); print where the class folders are, alone on stdout."
     from malaria_fastai.data import download, extract
-    print(extract(download(args.url, args.dest, sha256=args.sha256), args.dest))
+    with contextlib.redirect_stdout(sys.stderr): root = extract(download(args.url, args.dest, sha256=args.sha256), args.dest)
+    print(root)
     return 0
 
 def _train(args) -> int:
