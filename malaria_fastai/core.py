@@ -163,16 +163,22 @@ def decode_cell(fn, size:int):
     except Exception as e: return None, f'{type(e).__name__}: {e}'
 
 # %% ../nbs/api/00_core.ipynb #a6333919
+def _why_not_a_file(path:Path) -> str:
+    "'' for a regular file, else why `path` gives no image (a pipe would block a reader forever)."
+    if path.is_file(): return ''
+    return 'not a regular file (a pipe, socket or device)' if path.exists() else 'no such file or folder'
+
 def list_inputs(items) -> list[tuple[Path, str]]:
     "Expand the files and folders in `items` to `(path, error)` pairs; `error` is '' or why the path gives no image."
     if isinstance(items, (str, os.PathLike)): items = [items]
     out = []
     for item in map(Path, items):
-        if item.is_dir():
-            files = sorted(Path(root)/f for root,_,fs in os.walk(item) for f in fs)
-            out += [(f, '') for f in files] or [(item, 'folder holds no files')]
-        elif item.is_file(): out.append((item, ''))
-        else: out.append((item, 'no such file or folder'))
+        if not item.is_dir():
+            out.append((item, _why_not_a_file(item))); continue
+        unreadable = []  # sub-folders that cannot be listed: a row each, not silence
+        walk = os.walk(item, onerror=lambda e: unreadable.append((Path(e.filename), f'folder cannot be read: {e.strerror}')))
+        files = sorted(Path(root)/f for root,_,fs in walk for f in fs)
+        out += [(f, _why_not_a_file(f)) for f in files] + unreadable or [(item, 'folder holds no files')]
     return out
 
 # %% ../nbs/api/00_core.ipynb #d7de125b

@@ -166,6 +166,17 @@ def test_names_without_patient_ids_are_said_loudly(trained, cells, tmp_path):
     report = json.loads((tmp_path/'ev2'/'report.json').read_text())
     assert (report['interval_unit'], report['patients'], report['leaked_cells'] > 0) == ('patient', 6, True), report
 
+def test_a_pipe_named_png_gets_a_row_and_does_not_hang(cells, tmp_path):
+    "Issue 14: a FIFO named *.png in an input folder hung predict forever."
+    folder = tmp_path/'in'; folder.mkdir()
+    shutil.copy(next((cells/'Parasitized').glob('*.png')), folder/'cell.png')
+    os.mkfifo(folder/'pipe.png')
+    exe = Path(sys.executable).parent/'malaria-fastai'
+    res = subprocess.run([str(exe), 'predict', str(folder), '--out', str(tmp_path/'o.csv')], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    rows = pd.read_csv(tmp_path/'o.csv', keep_default_na=False).set_index('path')
+    assert rows.loc[str(folder/'pipe.png'), 'error'].startswith('not a regular file') and rows.loc[str(folder/'cell.png'), 'prediction']
+
 class _FlakyHandler(http.server.SimpleHTTPRequestHandler):
     "Serves files, but the first request for each is cut off halfway (a dropped connection)."
     cut = set()
