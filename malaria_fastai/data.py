@@ -190,15 +190,18 @@ def _nih_patient(fn) -> str|None:
     m = re.match(r'(.+?)_(?:IMG|img)_', Path(fn).name)
     return m.group(1) if m else None
 
+def _known_patient(fn) -> str|None:
+    "The patient of `fn` from the `patient_map` in force, else from its NIH name; `None` when neither knows it."
+    known = _PATIENT_MAP.get()
+    return known.get(_map_key(fn)) or known.get(Path(fn).name) or _nih_patient(fn)
+
 def patient_id(fn) -> str:
     "Patient of a cell file: from the `patient_map` in force, else its NIH name; the file stem when neither knows it."
-    known = _PATIENT_MAP.get()
-    return known.get(_map_key(fn)) or known.get(Path(fn).name) or _nih_patient(fn) or Path(fn).stem
+    return _known_patient(fn) or Path(fn).stem
 
 def unknown_patients(files) -> list:
     "The files whose patient neither the `patient_map` nor the name gives (each then counts as a patient of its own)."
-    known = _PATIENT_MAP.get()
-    return [f for f in files if _map_key(f) not in known and Path(f).name not in known and not _nih_patient(f)]
+    return [f for f in files if _known_patient(f) is None]
 
 def _need_patients(files, what:str):
     "Raise when some `files` carry no patient id, so that `what` (a split by patient) cannot be made."

@@ -43,7 +43,7 @@ class InputCheck:
         stats = cell_stats(pixels)
         mean, cov = stats.mean(0), np.cov(stats, rowvar=False)
         check = cls(mean, np.linalg.pinv(cov + 1e-6 * np.eye(len(mean))), 0)
-        check.limit = float(np.quantile(check.distance(pixels), quantile))
+        check.limit = float(np.quantile(check._distance(stats), quantile))
         return check
 
     @classmethod
@@ -55,13 +55,16 @@ class InputCheck:
 
     def distance(self, pixels:np.ndarray) -> np.ndarray:
         "Mahalanobis distance of each image's `cell_stats` from the training cells' mean."
-        d = cell_stats(pixels) - self.mean
+        return self._distance(cell_stats(pixels))
+    def _distance(self, stats:np.ndarray) -> np.ndarray:
+        "The same distance from statistics already computed (`cell_stats` rows)."
+        d = stats - self.mean
         return np.sqrt(np.einsum('ni,ij,nj->n', d, self.precision, d).clip(0))
 
     def flags(self, pixels:np.ndarray, sizes) -> list[str]:
         "A reason per image ('' for a cell like the training ones), from its pixels at model size and its own (width, height)."
-        stats, dist = cell_stats(pixels), self.distance(pixels)
-        return [self._reason(w, h, s, d) for (w, h), s, d in zip(sizes, stats, dist)]
+        stats = cell_stats(pixels)  # once a batch: the distance and the blank and background checks all read them
+        return [self._reason(w, h, s, d) for (w, h), s, d in zip(sizes, stats, self._distance(stats))]
 
     def _reason(self, w:int, h:int, stats, dist:float) -> str:
         "Why one image is not like a training cell, or ''."

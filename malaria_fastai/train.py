@@ -121,7 +121,7 @@ def distil_targets(dls, # fast `DataLoaders` (cells in memory) from `cell_datalo
     "Soft targets for the training cells of `dls`: the teachers' class probabilities (vocab order), averaged."
     ds = dls.train.dataset
     if not isinstance(ds, CellArrays): raise ValueError("distilling needs the cells in memory (fast=True)")
-    pixels, p = ds.pixels.permute(0, 2, 3, 1).numpy(), np.zeros(len(ds))
+    pixels, p = training_pixels(dls), np.zeros(len(ds))
     for t in teachers:
         teacher = OnnxCells(onnx_for(t, 'onnx'))
         if teacher.size != dls.size: raise ValueError(f"teacher {t} sees {teacher.size} px cells, the student {dls.size} px")
