@@ -1,36 +1,59 @@
 """How often the input check (`malaria_fastai.runtime.InputCheck`) flags real cells and non-cells.
 
-    python benchmarks/input_check.py --data data/cell_images_dev/cell_images [--fields ../shared/iml-malaria/iml_fields_dev.zip]
+    python benchmarks/input_check.py --data data/cell_images_dev/cell_images --cv models/cv_runs/default \
+        [--fields ../shared/iml-malaria/iml_fields_dev.zip]
 
-1. Real cells of unseen patients: the dev cells in the 5 patient folds of `malaria-fastai cv` (fold seed 0); for each
-   fold the check is calibrated on the other folds' cells and applied to the held-out patients' cells.
-2. Not cells: the generated corpus of tests/not_cells.py (its kinds, 20 each) through the shipped model's ONNX twin.
+1. Real cells of unseen patients: the dev cells in the patient folds of a `malaria-fastai cv` folder (`--cv`). For
+   each finished fold, its fold model (given its `features` output) and the check calibrated on that model's own
+   training cells (the other folds) are applied to the held-out patients' cells, as a shipped model meets new
+   patients. Each distance is reported alone (image statistics, model features) and the two together.
+2. Not cells: the generated corpus of tests/not_cells.py (its kinds, 20 each) through the same fold models and checks,
+   and its look-alikes (40 objects that are not red blood cells, masked on black like NIH crops: stain blobs,
+   bubbles, speckled debris, blue-green objects).
 3. Optional, for information: cells of another site cut as plain boxes from IML field photos (`--fields`): real cells,
    but not NIH-style crops (no black mask around the cell); the classifier is not reliable on them either.
 """
-import argparse, io, json, sys, tempfile, zipfile
+import argparse, io, json, shutil, sys, tempfile, zipfile
 from pathlib import Path
-import numpy as np
+import numpy as np, pandas as pd
 from _common import data_folder, machine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]/'tests'))
-from not_cells import write_not_cells, KINDS
+from not_cells import write_not_cells, LOOKALIKES
 
-def held_out_shares(root, size:int) -> list[float]:
-    "Share of each fold's cells flagged by a check calibrated on the other folds."
-    from malaria_fastai.data import cell_files, decode_cells, patient_folds
-    from malaria_fastai.runtime import InputCheck
-    files = cell_files(root)
-    pixels = decode_cells(files, size)[0].permute(0, 2, 3, 1).numpy()
-    folds = patient_folds(files, 5, 0)
-    shares = []
-    for k in range(5):
-        check = InputCheck.fit(pixels[folds != k])
-        shares.append(float(np.mean([f != '' for f in check.flags(pixels[folds == k], [(130, 130)] * int((folds == k).sum()))])))
-    return shares
+def fold_model(fold_dir:Path, tmp:Path):
+    "The fold's ONNX twin with its `features` output (a copy in `tmp`), as `OnnxCells`."
+    from malaria_fastai.core import write_checksum
+    from malaria_fastai.runtime import OnnxCells, add_feature_output
+    twin = tmp/f'{fold_dir.name}.onnx'
+    shutil.copy(fold_dir/'model.onnx', twin)
+    write_checksum(add_feature_output(twin))
+    return OnnxCells(twin)
 
-def field_box_crops(fields:Path, n:int=500) -> list:
-    "Up to `n` plain box crops of annotated cells from the IML field photos, as PIL images."
+def scored(cells, pixels:np.ndarray, bs:int=512):
+    "Probabilities and features of `pixels` under `cells`."
+    outs = [cells.scores(pixels[i:i+bs]) for i in range(0, len(pixels), bs)]
+    return tuple(np.concatenate(part) for part in zip(*outs))
+
+def flagged(check, pixels, features, sizes) -> dict:
+    "Share of images flagged by the image statistics alone, the model features alone, and by the check as a whole."
+    stats = check.distance(pixels) > check.limit
+    feats = check.features.distance(features) > check.features.limit
+    whole = np.array([f != '' for f in check.flags(pixels, sizes, features)])
+    return dict(image_stats=stats.mean(), model_features=feats.mean(), check=whole.mean())
+
+def image_pixels(paths, size:int):
+    "Pixels at `size` and own sizes of image files."
     from PIL import Image
+    from malaria_fastai.core import cell_pixels
+    sizes = []
+    for p in paths:
+        with Image.open(p) as im: sizes.append(im.size)
+    return np.stack([cell_pixels(p, size) for p in paths]), sizes
+
+def field_box_crops(fields:Path, dest:Path, n:int=500) -> list:
+    "Up to `n` plain box crops of annotated cells from the IML field photos, written as PNGs into `dest`."
+    from PIL import Image
+    dest.mkdir(parents=True, exist_ok=True)
     crops = []
     with zipfile.ZipFile(fields) as z:
         notes = json.loads(z.read(next(n for n in z.namelist() if n.endswith('annotations.json'))))
@@ -39,32 +62,48 @@ def field_box_crops(fields:Path, n:int=500) -> list:
             im = Image.open(io.BytesIO(z.read(names[field['image_name']]))).convert('RGB')
             for o in field['objects']:
                 b = {k: int(v) for k, v in o['bbox'].items()}
-                crops.append(im.crop((b['x'], b['y'], b['x'] + b['w'], b['y'] + b['h'])))
+                crops.append(dest/f'box_{len(crops)}.png')
+                im.crop((b['x'], b['y'], b['x'] + b['w'], b['y'] + b['h'])).save(crops[-1])
                 if len(crops) >= n: return crops
     return crops
 
+def per_fold(root:Path, cv:Path, extra:dict, tmp:Path) -> pd.DataFrame:
+    "One row per finished fold and image set (`extra`: name -> image files): the shares flagged by checks calibrated on each fold model's training cells."
+    from malaria_fastai.runtime import calibrated_check
+    folds = pd.read_csv(cv/'folds.csv')
+    done = sorted(int(d.name.split('_')[1]) for d in cv.glob('fold_*') if (d/'oof.csv').exists())
+    if not done: raise SystemExit(f"no finished fold in {cv}")
+    pixels = None
+    rows = []
+    for k in done:
+        cells = fold_model(cv/f'fold_{k}', tmp)
+        if pixels is None:  # decoded once, at the fold models' size
+            pixels = image_pixels([root/p for p in folds.path], cells.size)[0]
+            extra = {name: image_pixels(paths, cells.size) for name, paths in extra.items()}
+        probs, features = scored(cells, pixels)
+        train = (folds.fold != k).values
+        check = calibrated_check(lambda px: cells.scores(px), pixels[train], cells.threshold)
+        rows.append(dict(fold=k, images='held-out dev cells', n=int((~train).sum()),
+                         **flagged(check, pixels[~train], features[~train], [(130, 130)] * int((~train).sum()))))
+        for name, (px, sizes) in extra.items():
+            rows.append(dict(fold=k, images=name, n=len(px), **flagged(check, px, scored(cells, px)[1], sizes)))
+    return pd.DataFrame(rows)
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--data'); p.add_argument('--fields', type=Path); p.add_argument('--model', default=None)
+    p.add_argument('--data'); p.add_argument('--cv', type=Path, required=True); p.add_argument('--fields', type=Path)
     args = p.parse_args()
-    from malaria_fastai.core import default_model
-    from malaria_fastai.runtime import OnnxCells, onnx_for, predict_onnx
-    cells = OnnxCells(onnx_for(args.model or default_model(), 'onnx'))
-    print(f"{machine()}; model {cells.path}")
-    shares = held_out_shares(data_folder(args.data), cells.size)
-    print(f"real cells of held-out patients flagged: {np.mean(shares):.4f} (mean over the 5 folds); per fold " +
-          ', '.join(f'{s:.4f}' for s in shares))
+    root = data_folder(args.data)
+    print(f"{machine()}; fold models of {args.cv}")
     with tempfile.TemporaryDirectory() as d:
-        write_not_cells(Path(d)/'odd', per_kind=20)
-        rows = predict_onnx(Path(d)/'odd', cells)
-        by_kind = {k: np.mean([r['flag'] != '' for r in rows if Path(r['path']).name.startswith(k + '_')]) for k in KINDS}
-        print(f"not cells flagged: {np.mean([r['flag'] != '' for r in rows]):.4f} of {len(rows)}; by kind " +
-              ', '.join(f'{k} {v:.2f}' for k, v in by_kind.items()))
-        if args.fields:
-            crops = field_box_crops(args.fields)
-            for i, c in enumerate(crops): c.save(Path(d)/f'box_{i}.png')
-            rows = predict_onnx([Path(d)/f'box_{i}.png' for i in range(len(crops))], cells)
-            print(f"plain box crops of IML cells (another site, no black mask) flagged: "
-                  f"{np.mean([r['flag'] != '' for r in rows]):.4f} of {len(rows)}")
+        d = Path(d)
+        write_not_cells(d/'odd', per_kind=20)
+        extra = {'not cells (corpus)': sorted((d/'odd').iterdir()),
+                 'not cells cut like NIH crops': write_not_cells(d/'lookalike', per_kind=40, kinds=LOOKALIKES)}
+        if args.fields: extra['IML plain box crops'] = field_box_crops(args.fields, d/'boxes')
+        df = per_fold(root, args.cv, extra, d)
+    print(df.to_string(index=False, float_format='%.4f'))
+    print("\nmean over the folds (share flagged):")
+    print(df.groupby('images', sort=False)[['image_stats', 'model_features', 'check']].mean().to_string(float_format='%.4f'))
 
 if __name__ == '__main__': main()

@@ -14,7 +14,7 @@ import numpy as np, pandas as pd, torch, fastai
 from fastai.vision.all import Learner, load_learner
 from .core import *
 from .runtime import COLUMNS, InputCheck, classify, onnx_for, predict_onnx
-from .learner import preprocessing, prob_parasitized, model_input, export_onnx
+from .learner import preprocessing, cell_scores, model_input, export_onnx
 
 # %% ../nbs/api/06_inference.ipynb #7a76f81a
 def check_versions(model:Path):
@@ -85,7 +85,7 @@ def predict(items, # files and/or folders of cell images
         learn = model if isinstance(model, Learner) else load_model(path, trust)
         threshold, refer_band = operating_point(learn, threshold, refer_band)
         input_check = InputCheck.from_meta(getattr(learn, 'meta', {})) if check else None
-        rows = classify(items, prob_parasitized(learn, tta), preprocessing(learn)[0], threshold, refer_band, bs, n_workers, input_check,
+        rows = classify(items, cell_scores(learn, tta), preprocessing(learn)[0], threshold, refer_band, bs, n_workers, input_check,
                         progress)
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     df.attrs['engine'] = f'onnxruntime ({onnx_file})' if onnx_file else 'torch'

@@ -6,8 +6,8 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/learner.html.md"""
 
 # %% auto #0
 __all__ = ['ARCHS', 'clinical_metrics', 'sensitivity_threshold', 'CellLoss', 'FloatWeights', 'cell_learner', 'cpu_has_bf16',
-           'CPUBFloat16', 'mixed_precision_cbs', 'preprocessing', 'model_input', 'flip_tta', 'prob_parasitized',
-           'export_onnx']
+           'CPUBFloat16', 'mixed_precision_cbs', 'preprocessing', 'model_input', 'flip_tta', 'with_features',
+           'cell_scores', 'prob_parasitized', 'export_onnx']
 
 # %% ../nbs/api/03_learner.ipynb #c7991506
 import warnings
@@ -130,21 +130,35 @@ def flip_tta(net, x):
     "Mean softmax of `net` over `x` and its left-right, up-down and both-ways flips."
     return torch.stack([net(v).softmax(1) for v in (x, x.flip(-1), x.flip(-2), x.flip(-1, -2))]).mean(0)
 
-def prob_parasitized(learn:Learner, tta:bool=False):
-    "Function from uint8 pixels (n, H, W, 3) to the probability of Parasitized under `learn`'s model, for `classify`."
+def with_features(net, x) -> tuple[torch.Tensor, torch.Tensor]:
+    "`net(x)` and the input of `net`'s first linear layer: the pooled body features its head reads."
+    seen, first = [], next(m for m in net.modules() if isinstance(m, torch.nn.Linear))
+    hook = first.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    try: return net(x), seen[0]
+    finally: hook.remove()
+
+def cell_scores(learn:Learner, tta:bool=False):
+    "Function from uint8 pixels (n, H, W, 3) to the probabilities of Parasitized and the model's features, for `classify`."
     size, mean, std = preprocessing(learn)
     pos, net = list(learn.dls.vocab).index(PARASITIZED), learn.model.eval()
     device = next(net.parameters()).device
-    def probs(pixels):
+    def scores(pixels):
         with torch.inference_mode():
             x = model_input(pixels, mean, std).to(device)
-            return (flip_tta(net, x) if tta else net(x).softmax(1))[:, pos].float().cpu().numpy()
-    return probs
+            logits, features = with_features(net, x)  # of the unflipped image, as the ONNX twin gives them
+            probs = flip_tta(net, x) if tta else logits.softmax(1)
+            return probs[:, pos].float().cpu().numpy(), features.float().cpu().numpy()
+    return scores
+
+def prob_parasitized(learn:Learner, tta:bool=False):
+    "Function from uint8 pixels (n, H, W, 3) to the probability of Parasitized under `learn`'s model."
+    scores = cell_scores(learn, tta)
+    return lambda pixels: scores(pixels)[0]
 
 # %% ../nbs/api/03_learner.ipynb #d1fa0909
 def export_onnx(learn:Learner, dest:Path, atol:float=1e-4) -> Path:
-    "Write `learn`'s model (with softmax) to ONNX at `dest` with its SHA-256, preprocessing and run record in its metadata, checked against torch."
-    from malaria_fastai.runtime import OnnxCells, write_onnx_meta
+    "Write `learn`'s model (with softmax, and its features) to ONNX at `dest` with its SHA-256, preprocessing and run record in its metadata, checked against torch."
+    from malaria_fastai.runtime import OnnxCells, write_onnx_meta, add_feature_output
     size, mean, std = preprocessing(learn)
     meta = dict(getattr(learn, 'meta', {}), size=size, mean=mean.flatten().tolist(), std=std.flatten().tolist(),
                 vocab=list(learn.dls.vocab))
@@ -154,9 +168,10 @@ def export_onnx(learn:Learner, dest:Path, atol:float=1e-4) -> Path:
             warnings.simplefilter('ignore')
             torch.onnx.export(net, torch.zeros(1, 3, size, size), tmp, input_names=['image'], output_names=['probs'],
                               dynamic_axes={'image': {0: 'batch'}, 'probs': {0: 'batch'}}, opset_version=17, dynamo=False)
-        write_onnx_meta(tmp, meta)
+        write_onnx_meta(add_feature_output(tmp), meta)
         pixels = np.random.default_rng(0).integers(0, 256, (8, size, size, 3), dtype=np.uint8)
-        diff = float(np.abs(OnnxCells(tmp, trust=True).prob_parasitized(pixels) - prob_parasitized(learn)(pixels)).max())  # just written
+        outs = zip(OnnxCells(tmp, trust=True).scores(pixels), cell_scores(learn)(pixels))  # just written
+        diff = max(float(np.abs(a - b).max() / max(1, np.abs(b).max())) for a, b in outs)
         if diff > atol: raise RuntimeError(f"the ONNX export differs from torch by {diff:.2e} (> {atol}); not written")
     write_checksum(dest)
     learn.model.eval()

@@ -19,7 +19,7 @@ from .core import *
 from .data import *
 from .learner import *
 from .interpret import *
-from .runtime import OnnxCells, InputCheck, onnx_for
+from .runtime import OnnxCells, InputCheck, calibrated_check, onnx_for
 
 # %% ../nbs/api/05_train.ipynb #c21d163b
 def _skipped(cb) -> bool:
@@ -188,7 +188,7 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
                           epochs=epochs, lr=lr, label_smoothing=label_smoothing, threshold=threshold,
                           target_sensitivity=target_sensitivity, teachers=[str(t) for t in teachers],
                           precision=precision[0].amp_mode.value if precision else 'fp32',
-                          input_check=InputCheck.fit(training_pixels(dls)).to_meta())
+                          input_check=calibrated_check(cell_scores(learn), training_pixels(dls), threshold).to_meta())
     learn.loss_func.threshold = threshold  # fastai's `predict` and decoded `get_preds` call cells at it too
     learn.dls = file_dataloaders(dls)  # from here on the learner reads image files, as its export will
     with replace_when_done(out_dir/'model.pkl') as tmp: learn.export(tmp)

@@ -68,15 +68,35 @@ def _odd_shape(rng, i):
     w, h = sizes[i % len(sizes)]
     return Image.fromarray(rng.integers(0, 256, (h, w, 3)).astype(np.uint8))
 
+def _masked(rng, fill):
+    "An NIH-style crop: a roughly round object masked on black, filled by `fill(rng, mask)`."
+    side = int(rng.integers(90, 160))
+    yy, xx = np.mgrid[:side, :side]
+    angle = np.arctan2(yy - side / 2, xx - side / 2)
+    radius = side * (0.36 + 0.05 * np.sin(3 * angle + rng.uniform(0, 6)))
+    mask = (yy - side / 2) ** 2 + (xx - side / 2) ** 2 < radius ** 2
+    px = np.zeros((side, side, 3))
+    px[mask] = fill(rng, mask)
+    return Image.fromarray(px.clip(0, 255).astype(np.uint8))
+
+def _lookalike(rng, i):
+    "Not a red blood cell, cut like one: a stain blob, a bubble, a speckled or a blue-green object masked on black."
+    fills = [lambda rng, m: rng.normal((90, 40, 110), 12, (m.sum(), 3)),  # stain precipitate
+             lambda rng, m: rng.normal((215, 215, 215), 6, (m.sum(), 3)),  # an air bubble
+             lambda rng, m: rng.uniform(40, 255, (m.sum(), 3)),  # speckled debris
+             lambda rng, m: rng.normal((80, 170, 160), 10, (m.sum(), 3))]  # a blue-green object, not Giemsa pink
+    return _masked(rng, fills[i % len(fills)])
+
 KINDS = dict(blank=_blank, noise=_noise, gradient=_gradient, checker=_checker, stripes=_stripes, screenshot=_screenshot,
              plot=_plot, field=_field, odd_shape=_odd_shape)
+LOOKALIKES = dict(lookalike=_lookalike)  # cut like NIH crops: what simple statistics may miss (benchmarks/input_check.py)
 
-def write_not_cells(dest:Path, per_kind:int=10, seed:int=0) -> list[Path]:
-    "Write `per_kind` images of each kind in `KINDS` into `dest` as `<kind>_<i>.png`; return their paths."
+def write_not_cells(dest:Path, per_kind:int=10, seed:int=0, kinds:dict=KINDS) -> list[Path]:
+    "Write `per_kind` images of each of `kinds` into `dest` as `<kind>_<i>.png`; return their paths."
     rng, dest = np.random.default_rng(seed), Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     paths = []
-    for kind, make in KINDS.items():
+    for kind, make in kinds.items():
         for i in range(per_kind):
             paths.append(dest/f'{kind}_{i}.png')
             make(rng, i).save(paths[-1])
