@@ -10,7 +10,9 @@
 2. Not cells: the generated corpus of tests/not_cells.py (its kinds, 20 each) through the same fold models and checks,
    and its look-alikes (40 objects that are not red blood cells, masked on black like NIH crops: stain blobs,
    bubbles, speckled debris, blue-green objects).
-3. Optional, for information: cells of another site cut as plain boxes from IML field photos (`--fields`): real cells,
+3. Held-out cells altered inside their mask (400 a fold: another stain, inverted, out of focus, grey, striped, flat
+   colour, noise, two cells side by side): what the check catches and what it lets through.
+4. Optional, for information: cells of another site cut as plain boxes from IML field photos (`--fields`): real cells,
    but not NIH-style crops (no black mask around the cell); the classifier is not reliable on them either.
 """
 import argparse, io, json, shutil, sys, tempfile, zipfile
@@ -67,6 +69,22 @@ def field_box_crops(fields:Path, dest:Path, n:int=500) -> list:
                 if len(crops) >= n: return crops
     return crops
 
+def altered(cells:np.ndarray, seed:int=0) -> dict:
+    "Held-out cells (uint8, model size) altered inside their black mask: what a check should flag, or may miss."
+    rng, dark = np.random.default_rng(seed), cells.max(-1) < 20
+    side = cells.shape[1]
+    def inside(f):
+        out = f(cells.astype(float))
+        out[dark] = 0
+        return out.clip(0, 255).astype(np.uint8)
+    stripes = (0.6 + 0.4 * (np.arange(side) // 3 % 2))[None, None, :, None]
+    return {'another stain (RGB as BGR)': inside(lambda x: x[..., ::-1]), 'inverted': inside(lambda x: 255 - x),
+            'out of focus (4x coarser)': inside(lambda x: np.kron(x[:, ::4, ::4], np.ones((1, 4, 4, 1)))[:, :side, :side]),
+            'grey': inside(lambda x: x.mean(-1, keepdims=True).repeat(3, -1)), 'striped': inside(lambda x: x * stripes),
+            'flat colour': inside(lambda x: np.broadcast_to(x[~dark].mean(0), x.shape).copy()),
+            'noise': inside(lambda x: rng.normal(x.mean((1, 2), keepdims=True), 40, x.shape)),
+            'two cells side by side': np.concatenate([cells[::2, :, ::2], cells[1::2, :, ::2][:len(cells[::2])]], 2)}
+
 def per_fold(root:Path, cv:Path, extra:dict, tmp:Path) -> pd.DataFrame:
     "One row per finished fold and image set (`extra`: name -> image files): the shares flagged by checks calibrated on each fold model's training cells."
     from malaria_fastai.runtime import calibrated_check
@@ -80,13 +98,15 @@ def per_fold(root:Path, cv:Path, extra:dict, tmp:Path) -> pd.DataFrame:
         if pixels is None:  # decoded once, at the fold models' size
             pixels = image_pixels([root/p for p in folds.path], cells.size)[0]
             extra = {name: image_pixels(paths, cells.size) for name, paths in extra.items()}
-        probs, features = scored(cells, pixels)
         train = (folds.fold != k).values
-        check = calibrated_check(lambda px: cells.scores(px), pixels[train], cells.threshold)
-        rows.append(dict(fold=k, images='held-out dev cells', n=int((~train).sum()),
-                         **flagged(check, pixels[~train], features[~train], [(130, 130)] * int((~train).sum()))))
-        for name, (px, sizes) in extra.items():
+        check = calibrated_check(cells.scores, pixels[train], cells.threshold)
+        def add(name, px, sizes=None):
+            sizes = sizes or [(130, 130)] * len(px)  # cells at their usual size: only the pixels are at stake
             rows.append(dict(fold=k, images=name, n=len(px), **flagged(check, px, scored(cells, px)[1], sizes)))
+        held = pixels[~train]
+        add('held-out dev cells', held)
+        for name, px in altered(held[np.random.default_rng(k).permutation(len(held))[:400]]).items(): add(f'held-out cells, {name}', px)
+        for name, (px, sizes) in extra.items(): add(name, px, sizes)
     return pd.DataFrame(rows)
 
 def main():

@@ -58,10 +58,11 @@ def _classify(args) -> tuple[list, str]:
     if twin:
         cells = OnnxCells(twin, trust=args.trust_model)
         return predict_onnx(args.paths, cells, **kw), f"engine: onnxruntime ({twin}); threshold {first_given(args.threshold, cells.threshold):.4f}"
-    from malaria_fastai.inference import predict, load_model, operating_point
+    from malaria_fastai.inference import predict, load_model, operating_point, weights_file
     learn = load_model(model, args.trust_model)
     rows = predict(args.paths, learn, **kw).to_dict('records')
-    return rows, f"engine: torch ({model}); threshold {operating_point(learn, args.threshold)[0]:.4f}"
+    source = weights_file(model) if weights_file(model).is_file() else model  # what `load_model` read
+    return rows, f"engine: torch ({source}); threshold {operating_point(learn, args.threshold)[0]:.4f}"
 
 def _predict(args) -> int:
     "Classify files and folders; write the rows; say which model, engine and threshold, and what came out."
@@ -216,7 +217,8 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument('--engine', choices=['auto', 'onnx', 'torch'], default='auto',
                     help="probabilities from the model's ONNX twin when it has one ('auto', default), or from 'onnx' or 'torch'")
     for cmd in (pr, ex, ev): cmd.add_argument('--trust-model', action='store_true', help=
-        'load an export with no SHA-256 beside it; exports are pickles, which run code when loaded: only from a source you trust')
+        'unpickle an export that has no model.safetensors beside it, or run an ONNX file with no SHA-256 beside it: pickles '
+        'run code when loaded, so only for a source you trust')
     return p
 
 # %% ../nbs/api/09_cli.ipynb #701f7335
@@ -232,6 +234,6 @@ def main(argv=None) -> int:
     commands = {'download': _download, 'train': _train, 'cv': _cv, 'predict': _predict, 'evaluate': _evaluate, 'export-onnx': _export_onnx}
     try:
         with _patients_from(getattr(args, 'patient_map', None)): return commands[args.command](args)
-    except (FileNotFoundError, ConnectionError, WeightsUnavailableError, ModelIntegrityError, ValueError) as e:
+    except (FileNotFoundError, ConnectionError, WeightsUnavailableError, ModelIntegrityError, FolderInUseError, ValueError) as e:
         print(f"malaria-fastai: error: {e}", file=sys.stderr)
         return 1

@@ -21,7 +21,8 @@ from .learner import sensitivity_threshold
 from .interpret import save_figure
 from .train import train
 from .inference import predict
-from .evaluate import clinical_scores, bootstrap_ci, bootstrap_scores, referral_table, band_for_sensitivity
+from .evaluate import (clinical_scores, bootstrap_scores, scores_with_ci, format_score, referral_table,
+                                     band_for_sensitivity)
 
 # %% ../nbs/api/08_crossval.ipynb #92f91b29
 def fold_table(root:Path, n_folds:int=5, seed:int=0) -> pd.DataFrame:
@@ -100,23 +101,24 @@ def cross_validate(data=None, # data source (folder, archive or URL); default `d
                   ) -> pd.DataFrame:
     "Patient-grouped k-fold cross-validation of `train`'s recipe; write `out/oof.csv` (every cell once) and the report."
     root, out = get_data(data), Path(out or Path(setting('models_dir'))/'cv')
-    table = fixed_folds(out, fold_table(root, folds, fold_seed), resume)
-    parts, seconds = [], []
-    for k in range(folds):
-        done = out/f'fold_{k}'/'oof.csv'
-        if resume and done.exists():
-            parts.append(read_oof(done))
-            print(f"fold {k+1}/{folds}: finished earlier, kept"); continue
-        kw = dict(train_kw, teachers=fold_teachers(teachers, k, table)) if teachers else train_kw
-        parts.append(run_fold(k, table, root, out, resume, exclude_train, **kw))
-        seconds.append(json.loads((out/f'fold_{k}'/'fold.json').read_text())['seconds'])
-        print(_progress(k, folds, parts[-1], seconds))
-    oof = pd.concat(parts).set_index('path').loc[table.path].reset_index()[OOF_COLUMNS]
-    with replace_when_done(out/'oof.csv') as tmp: oof.to_csv(tmp, index=False)
-    recipe = dict(train_kw, folds=folds, fold_seed=fold_seed, excluded=len(exclude_train),
-                  teachers=[str(t) for t in teachers])
-    if report: cv_report(oof, out, root=root, target_sensitivity=target_sensitivity, recipe=recipe)
-    return oof
+    with run_lock(out):  # one cross-validation per folder
+        table = fixed_folds(out, fold_table(root, folds, fold_seed), resume)
+        parts, seconds = [], []
+        for k in range(folds):
+            done = out/f'fold_{k}'/'oof.csv'
+            if resume and done.exists():
+                parts.append(read_oof(done))
+                print(f"fold {k+1}/{folds}: finished earlier, kept"); continue
+            kw = dict(train_kw, teachers=fold_teachers(teachers, k, table)) if teachers else train_kw
+            parts.append(run_fold(k, table, root, out, resume, exclude_train, **kw))
+            seconds.append(json.loads((out/f'fold_{k}'/'fold.json').read_text())['seconds'])
+            print(_progress(k, folds, parts[-1], seconds))
+        oof = pd.concat(parts).set_index('path').loc[table.path].reset_index()[OOF_COLUMNS]
+        with replace_when_done(out/'oof.csv') as tmp: oof.to_csv(tmp, index=False)
+        recipe = dict(train_kw, folds=folds, fold_seed=fold_seed, excluded=len(exclude_train),
+                      teachers=[str(t) for t in teachers])
+        if report: cv_report(oof, out, root=root, target_sensitivity=target_sensitivity, recipe=recipe)
+        return oof
 
 # %% ../nbs/api/08_crossval.ipynb #a8a885f8
 def label_audit(oof:pd.DataFrame) -> pd.DataFrame:
@@ -231,8 +233,7 @@ def cv_report(oof:pd.DataFrame, # out-of-fold rows (`OOF_COLUMNS`), every cell o
     tradeoff = tradeoff_table(y, p, kept, targets=sorted({*TARGETS, target}))
     threshold = float(tradeoff.threshold[tradeoff.target == target].iloc[0])
     band = band_for_sensitivity(referral_table(y[kept], p[kept], threshold), 0.995)
-    scores = lambda th, m=slice(None): {k: dict(value=clinical_scores(y[m], p[m], th)[k], ci95=v)
-                                         for k, v in bootstrap_ci(y[m], p[m], pats[m], th, n_boot).items()}
+    scores = lambda th, m=slice(None): scores_with_ci(y[m], p[m], pats[m], th, n_boot)
     report = dict(recipe=recipe, cells=len(oof), unscored=int(len(oof) - len(ok)), patients=int(ok.patient.nunique()),
                   folds=int(ok.fold.nunique()), target_sensitivity=target, threshold=threshold, refer_band_for_0995=band,
                   at_half=scores(0.5), at_threshold=scores(threshold), at_threshold_audited=scores(threshold, kept),
@@ -252,13 +253,12 @@ def cv_report(oof:pd.DataFrame, # out-of-fold rows (`OOF_COLUMNS`), every cell o
 # %% ../nbs/api/08_crossval.ipynb #0c50f354
 def cv_summary(report:dict) -> str:
     "A few lines on a cross-validation `report`: pooled scores with intervals, the operating point, the audit."
-    fmt = lambda r, k: f"{k} {r[k]['value']:.4f} [{r[k]['ci95'][0]:.3f}, {r[k]['ci95'][1]:.3f}]"
     return '\n'.join([
         f"out-of-fold: {report['cells']} cells, {report['patients']} patients, {report['folds']} folds ({report['unscored']} unreadable)",
-        'at 0.5:        ' + '  '.join(fmt(report['at_half'], k) for k in ('accuracy', 'roc_auc', 'sensitivity', 'specificity')),
-        f"at {report['threshold']:.4f}:   " + '  '.join(fmt(report['at_threshold'], k) for k in ('sensitivity', 'specificity', 'accuracy')),
+        'at 0.5:        ' + '  '.join(format_score(report['at_half'], k) for k in ('accuracy', 'roc_auc', 'sensitivity', 'specificity')),
+        f"at {report['threshold']:.4f}:   " + '  '.join(format_score(report['at_threshold'], k) for k in ('sensitivity', 'specificity', 'accuracy')),
         f"  (threshold for sensitivity {report['target_sensitivity']} on the audited cells; there: "
-        + fmt(report['at_threshold_audited'], 'sensitivity') + ')',
+        + format_score(report['at_threshold_audited'], 'sensitivity') + ')',
         f"label audit: {report['label_issues']['flagged']} cells flagged " +
         ', '.join(f'{v} {k}' for k, v in report['label_issues'].items() if k != 'flagged')])
 

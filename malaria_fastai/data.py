@@ -9,7 +9,7 @@ __all__ = ['data_source', 'download', 'class_root', 'unsafe_entries', 'extract',
            'check_class_folders', 'unreadable_images', 'RandomFlips', 'read_patient_map', 'patient_map', 'patient_id',
            'unknown_patients', 'field_id', 'patient_folds', 'patient_split', 'held_out_split', 'make_splitter',
            'train_without', 'split_summary', 'cell_datablock', 'decode_cells', 'CellArrays', 'CellArrayDL',
-           'cell_dataloaders', 'file_dataloaders']
+           'cell_dataloaders', 'file_dataloaders', 'empty_dataloaders']
 
 # %% ../nbs/api/02_data.ipynb #541b23df
 import os, re, shutil, stat, tempfile, zipfile
@@ -356,3 +356,13 @@ def file_dataloaders(dls:DataLoaders) -> DataLoaders:
     out = dblock.dataloaders(dls.files, bs=dls.train.bs, path=dls.path)
     out.files, out.splits, out.size = dls.files, dls.splits, dls.size
     return out
+
+# %% ../nbs/api/02_data.ipynb #24687c69
+def empty_dataloaders(size:int, bs:int=64) -> DataLoaders:
+    "The cells' `DataLoaders` (`cell_datablock`: vocab, squish to `size`, ImageNet stats) holding no cells: for a learner rebuilt from its weights."
+    with tempfile.TemporaryDirectory() as d:  # fastai sets a pipeline up on one item: a blank image, gone once it is built
+        blank = Path(d)/PARASITIZED/'blank.png'
+        blank.parent.mkdir()
+        Image.new('RGB', (size, size)).save(blank)
+        dls = cell_datablock(size, IndexSplitter([])).dataloaders([blank], bs=bs, num_workers=0)
+        return dls.new_empty()

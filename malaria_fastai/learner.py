@@ -7,20 +7,23 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/learner.html.md"""
 # %% auto #0
 __all__ = ['ARCHS', 'clinical_metrics', 'sensitivity_threshold', 'CellLoss', 'FloatWeights', 'cell_learner', 'cpu_has_bf16',
            'CPUBFloat16', 'mixed_precision_cbs', 'preprocessing', 'model_input', 'flip_tta', 'with_features',
-           'cell_scores', 'prob_parasitized', 'export_onnx']
+           'cell_scores', 'prob_parasitized', 'export_onnx', 'check_versions', 'weights_file', 'save_weights',
+           'learner_from_weights']
 
 # %% ../nbs/api/03_learner.ipynb #c7991506
-import warnings
+import json, warnings
 from functools import partial
 from pathlib import Path
 from urllib.error import URLError
-import numpy as np, sklearn.metrics as skm, torch, torchvision
+import numpy as np, sklearn.metrics as skm, torch, torchvision, fastai
+import malaria_fastai
 import torch.nn.functional as F
 from fastai.vision.all import (Learner, vision_learner, resnet18, resnet50, accuracy, error_rate, CrossEntropyLossFlat,
                                LabelSmoothingCrossEntropyFlat, Resize, Normalize, MixedPrecision, Callback, default_device, L)
 from torch.amp import GradScaler
 from fastai.metrics import AccumMetric, ActivationType, skm_to_fastai
 from .core import *
+from .data import empty_dataloaders
 
 # %% ../nbs/api/03_learner.ipynb #788152b0
 def _roc_auc(targs, probs, pos:int):
@@ -176,3 +179,44 @@ def export_onnx(learn:Learner, dest:Path, atol:float=1e-4) -> Path:
     write_checksum(dest)
     learn.model.eval()
     return Path(dest)
+
+# %% ../nbs/api/03_learner.ipynb #1e626286
+def check_versions(made:dict, # a run record: the versions it was made with
+                   model:Path, # the file it came from, named in the error
+                   parts:dict=None, # version parts that must agree, per library; default fastai's minor and torch's major
+                  ):
+    "Raise if the run record `made` names a library version incompatible with the installed one."
+    here = dict(fastai=fastai.__version__, torch=torch.__version__, malaria_fastai=malaria_fastai.__version__)
+    parts = parts or dict(fastai=2, torch=1)  # fastai pickles need the same minor version; torch the same major one
+    bad = [k for k,n in parts.items() if k in made and made[k].split('.')[:n] != here[k].split('.')[:n]]
+    if bad: raise ModelIntegrityError(f"{model} was exported with " + ', '.join(f'{k} {made[k]}' for k in bad) +
+                                      "; this environment has " + ', '.join(f'{k} {here[k]}' for k in bad) +
+                                      f": install the versions it was made with, or export it again")
+
+# %% ../nbs/api/03_learner.ipynb #c2a3a3c4
+def weights_file(model) -> Path:
+    "The safetensors weights that go with an export: `model.pkl` -> `model.safetensors`."
+    return Path(model).with_suffix('.safetensors')
+
+def save_weights(learn:Learner, dest:Path, half:bool=False) -> Path:
+    "Write `learn`'s weights (in half precision if `half`) with its run record in the header to safetensors at `dest`, and its SHA-256."
+    from safetensors.torch import save_file
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous() for k,v in learn.model.state_dict().items()}
+    record = dict(getattr(learn, 'meta', {}), malaria_fastai=malaria_fastai.__version__, fastai=fastai.__version__, torch=torch.__version__)
+    with replace_when_done(dest) as tmp: save_file(state, str(tmp), metadata={'malaria_fastai': json.dumps(record)})
+    write_checksum(dest)
+    return Path(dest)
+
+def learner_from_weights(weights:Path) -> Learner:
+    "A learner for predicting, rebuilt from safetensors `weights` and the run record in their header: nothing is unpickled."
+    from safetensors import safe_open
+    with safe_open(str(weights), 'pt') as f:
+        header = f.metadata() or {}
+        if 'malaria_fastai' not in header: raise ValueError(f"{weights} holds no malaria_fastai run record: not this project's weights")
+        meta, state = json.loads(header['malaria_fastai']), {k: f.get_tensor(k) for k in f.keys()}
+    check_versions(meta, weights, dict(malaria_fastai=2))  # the recipe's conventions, not a pickle's library internals
+    learn = cell_learner(empty_dataloaders(meta['size']), meta['arch'], pretrained=False, label_smoothing=meta.get('label_smoothing'))
+    try: learn.model.load_state_dict({k: v.float() if v.is_floating_point() else v for k,v in state.items()})
+    except RuntimeError as e: raise ModelIntegrityError(f"{weights} does not fit a {meta['arch']}: {str(e).splitlines()[0]}") from None
+    learn.meta, learn.loss_func.threshold = meta, meta.get('threshold', 0.5)
+    return learn

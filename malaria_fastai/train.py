@@ -164,38 +164,40 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
     valid_pct, epochs, freeze_epochs = setting('valid_pct', valid_pct), setting('epochs', epochs), setting('freeze_epochs', freeze_epochs)
     lr, lr_low, lr_high = setting('lr', lr), setting('lr_low', lr_low), setting('lr_high', lr_high)
     out_dir = Path(out_dir or Path(setting('models_dir'))/f'{arch}_{size}px')
-    set_seed(seed, reproducible=True)
-    dls = cell_dataloaders(get_data(data), size=size, bs=bs, valid_pct=valid_pct, seed=seed, split=split, fast=fast,
-                           valid_patients=valid_patients, exclude_train=exclude_train)
-    if teachers: dls.train.dataset.labels = distil_targets(dls, teachers)
-    has_valid = len(dls.splits[1]) > 0
-    if not has_valid and threshold is None: raise ValueError("no validation cells to set the threshold on: pass one (e.g. from cross-validation)")
-    label_smoothing = setting('label_smoothing', label_smoothing)
-    learn = cell_learner(dls, arch, pretrained, label_smoothing, path=out_dir, model_dir='checkpoints')
-    stages = [('frozen', freeze_epochs, lr), ('unfrozen', epochs, slice(lr_low, lr_high))] if pretrained else [('scratch', epochs, lr)]
-    fig, axs = plt.subplots(1, len(stages), figsize=(6*len(stages), 4), squeeze=False)
-    history, precision = [], mixed_precision_cbs(learn, mixed_precision)
-    with learn.added_cbs(precision):  # for training only: the threshold and the export below are float32
-        for ax, (stage, n, stage_lr) in zip(axs.flat, stages):
-            if stage == 'unfrozen': learn.unfreeze()
-            history.append(fit_stage(learn, stage, n, stage_lr, ax, resume, restore_best and has_valid, keep_checkpoints))
-    with replace_when_done(out_dir/'history.csv') as tmp: pd.concat(history).to_csv(tmp, index=False)
-    save_figure(fig, out_dir/'losses.png')
-    target_sensitivity = setting('target_sensitivity', target_sensitivity)
-    if has_valid: threshold = validation_threshold(learn, dls.valid, target_sensitivity, threshold, out_dir/'confusion_matrix.png')
-    if valid_patients is not None: split = 'held_out' if has_valid else 'none'
-    learn.meta = run_meta(dls, arch=arch, size=size, pretrained=pretrained, split=split, valid_pct=valid_pct, seed=seed,
-                          epochs=epochs, lr=lr, label_smoothing=label_smoothing, threshold=threshold,
-                          target_sensitivity=target_sensitivity, teachers=[str(t) for t in teachers],
-                          precision=precision[0].amp_mode.value if precision else 'fp32',
-                          input_check=calibrated_check(cell_scores(learn), training_pixels(dls), threshold).to_meta())
-    learn.loss_func.threshold = threshold  # fastai's `predict` and decoded `get_preds` call cells at it too
-    learn.dls = file_dataloaders(dls)  # from here on the learner reads image files, as its export will
-    with replace_when_done(out_dir/'model.pkl') as tmp: learn.export(tmp)
-    write_checksum(out_dir/'model.pkl')
-    export_onnx(learn, out_dir/'model.onnx')
-    with replace_when_done(out_dir/'model.json') as tmp: tmp.write_text(json.dumps(learn.meta, indent=1))
-    print(f"model: {out_dir/'model.pkl'} (ONNX twin: {out_dir/'model.onnx'})\nplots: {out_dir/'losses.png'}" +
-          (f", {out_dir/'confusion_matrix.png'}" if has_valid else '') + "\n"
-          f"history: {out_dir/'history.csv'}\ncheckpoints: {out_dir/'checkpoints'}")
-    return learn
+    with run_lock(out_dir):  # one run per folder: two would interleave checkpoints and history
+        set_seed(seed, reproducible=True)
+        dls = cell_dataloaders(get_data(data), size=size, bs=bs, valid_pct=valid_pct, seed=seed, split=split, fast=fast,
+                               valid_patients=valid_patients, exclude_train=exclude_train)
+        if teachers: dls.train.dataset.labels = distil_targets(dls, teachers)
+        has_valid = len(dls.splits[1]) > 0
+        if not has_valid and threshold is None: raise ValueError("no validation cells to set the threshold on: pass one (e.g. from cross-validation)")
+        label_smoothing = setting('label_smoothing', label_smoothing)
+        learn = cell_learner(dls, arch, pretrained, label_smoothing, path=out_dir, model_dir='checkpoints')
+        stages = [('frozen', freeze_epochs, lr), ('unfrozen', epochs, slice(lr_low, lr_high))] if pretrained else [('scratch', epochs, lr)]
+        fig, axs = plt.subplots(1, len(stages), figsize=(6*len(stages), 4), squeeze=False)
+        history, precision = [], mixed_precision_cbs(learn, mixed_precision)
+        with learn.added_cbs(precision):  # for training only: the threshold and the export below are float32
+            for ax, (stage, n, stage_lr) in zip(axs.flat, stages):
+                if stage == 'unfrozen': learn.unfreeze()
+                history.append(fit_stage(learn, stage, n, stage_lr, ax, resume, restore_best and has_valid, keep_checkpoints))
+        with replace_when_done(out_dir/'history.csv') as tmp: pd.concat(history).to_csv(tmp, index=False)
+        save_figure(fig, out_dir/'losses.png')
+        target_sensitivity = setting('target_sensitivity', target_sensitivity)
+        if has_valid: threshold = validation_threshold(learn, dls.valid, target_sensitivity, threshold, out_dir/'confusion_matrix.png')
+        if valid_patients is not None: split = 'held_out' if has_valid else 'none'
+        learn.meta = run_meta(dls, arch=arch, size=size, pretrained=pretrained, split=split, valid_pct=valid_pct, seed=seed,
+                              epochs=epochs, lr=lr, label_smoothing=label_smoothing, threshold=threshold,
+                              target_sensitivity=target_sensitivity, teachers=[str(t) for t in teachers],
+                              precision=precision[0].amp_mode.value if precision else 'fp32',
+                              input_check=calibrated_check(cell_scores(learn), training_pixels(dls), threshold).to_meta())
+        learn.loss_func.threshold = threshold  # fastai's `predict` and decoded `get_preds` call cells at it too
+        learn.dls = file_dataloaders(dls)  # from here on the learner reads image files, as its export will
+        with replace_when_done(out_dir/'model.pkl') as tmp: learn.export(tmp)
+        write_checksum(out_dir/'model.pkl')
+        save_weights(learn, out_dir/'model.safetensors')  # what the project's own paths load: no pickle
+        export_onnx(learn, out_dir/'model.onnx')
+        with replace_when_done(out_dir/'model.json') as tmp: tmp.write_text(json.dumps(learn.meta, indent=1))
+        print(f"model: {out_dir/'model.pkl'} (weights: {out_dir/'model.safetensors'}; ONNX twin: {out_dir/'model.onnx'})\nplots: {out_dir/'losses.png'}" +
+              (f", {out_dir/'confusion_matrix.png'}" if has_valid else '') + "\n"
+              f"history: {out_dir/'history.csv'}\ncheckpoints: {out_dir/'checkpoints'}")
+        return learn

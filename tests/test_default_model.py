@@ -12,11 +12,13 @@ from conftest import run_cli
 SHIPPED = Path(__file__).resolve().parents[1]/'models'/'default'
 
 def test_shipped_files_match_their_sha256_and_budget():
-    from malaria_fastai.core import sha256_file
-    for name in ('model.pkl', 'model.onnx'):
+    from malaria_fastai.core import sha256_file, SHIPPED_SHA256
+    for name in ('model.pkl', 'model.onnx', 'model.safetensors'):
         f = SHIPPED/name
         assert (SHIPPED/f'{name}.sha256').read_text().split()[0] == sha256_file(f), name
         assert f.stat().st_size <= 25 * 2**20, name
+    assert SHIPPED_SHA256 == {n: sha256_file(SHIPPED/n) for n in SHIPPED_SHA256}, 'run tools/pin_shipped.py'
+    assert set(SHIPPED_SHA256) == {'model.onnx', 'model.safetensors'}  # every file this package loads; the pickle it never does
     meta = json.loads((SHIPPED/'model.json').read_text())
     assert meta['arch'] in ('resnet18', 'resnet50') and meta['split'] == 'none' and meta['valid_patients'] == []
 

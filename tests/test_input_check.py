@@ -29,3 +29,21 @@ def test_trained_model_carries_its_check(tmp_path, trained):
     write_not_cells(tmp_path/'odd', per_kind=3)
     df = _rows(tmp_path, tmp_path/'odd', '--model', out/'model.pkl')
     assert (df.flag != '').mean() >= 0.9, df[df.flag == ''].path.tolist()
+
+def test_both_engines_flag_by_the_models_features(trained, cells):
+    "The feature distance runs on the ONNX twin and on torch alike: with a strict limit both flag the same cells."
+    import numpy as np
+    from malaria_fastai.core import cell_pixels
+    from malaria_fastai.data import cell_files
+    from malaria_fastai.inference import load_model, predict
+    from malaria_fastai.runtime import InputCheck, OnnxCells, predict_onnx
+    out, _ = trained
+    learn, twin = load_model(out/'model.pkl'), OnnxCells(out/'model.onnx')
+    files = cell_files(cells)[::4]
+    features = twin.scores(np.stack([cell_pixels(f, twin.size) for f in files]))[1]
+    limit = float(np.median(InputCheck.from_meta(twin.meta).features.distance(features)))  # about half the cells lie beyond
+    for meta in (twin.meta, learn.meta): meta['input_check']['features']['limit'] = limit
+    by_onnx, by_torch = pd.DataFrame(predict_onnx(files, twin)), predict(files, learn)
+    far = by_onnx.flag.str.endswith('(its features)')
+    assert 0.3 <= far.mean() <= 0.7 and by_onnx.refer[far].all(), by_onnx.flag.value_counts()
+    assert (by_onnx.flag == by_torch.flag).mean() >= 0.95, pd.concat([by_onnx.flag, by_torch.flag], axis=1)

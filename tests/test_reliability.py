@@ -1,5 +1,5 @@
 "Nothing a user feeds the project crashes it halfway, corrupts its data or loses a result: real files, real processes."
-import functools, http.server, json, os, shutil, signal, subprocess, sys, threading, time
+import functools, http.server, json, os, pickle, shutil, signal, subprocess, sys, threading, time
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from PIL import Image
@@ -114,15 +114,34 @@ def test_same_seed_same_split_and_same_metrics(cells, tmp_path):
     assert ma['valid_patients'] == mb['valid_patients'] and ma['threshold'] == mb['threshold']
     for key in ('malaria_fastai', 'fastai', 'torch', 'seed', 'split', 'size', 'threshold'): assert key in ma
 
-def test_a_changed_export_is_refused_and_a_foreign_one_needs_opt_in(trained, cells, tmp_path):
+class _Payload:
+    "Unpickling this creates `marker`: what a malicious export could do instead."
+    def __init__(self, marker): self.marker = str(marker)
+    def __reduce__(self): return (open, (self.marker, 'w'))
+
+def test_a_pickle_is_not_trusted_for_its_checksum(trained, cells, tmp_path):
+    "Issue 14: a malicious model.pkl with `sha256sum model.pkl > model.pkl.sha256` beside it ran its code, no flag, no warning."
+    from malaria_fastai.core import write_checksum
+    marker, evil = tmp_path/'pwned', tmp_path/'evil'/'model.pkl'
+    evil.parent.mkdir()
+    evil.write_bytes(pickle.dumps(_Payload(marker)))
+    write_checksum(evil)
+    for args in (['predict', cells, '--model', evil, '--engine', 'torch'], ['export-onnx', evil],
+                 ['evaluate', cells, '--model', evil, '--out', tmp_path/'ev', '--n-boot', 10]):
+        res = run_cli(*args, check=False)
+        assert res.returncode == 1 and 'is a pickle without model.safetensors' in res.stderr and '--trust-model' in res.stderr, res.stderr
+        assert not marker.exists(), args
+    res = run_cli('predict', cells, '--model', evil, '--engine', 'torch', '--trust-model', check=False)
+    assert marker.exists() and 'insecure pickle' in res.stderr  # the opt-in is real, and fastai's warning is shown
+
+def test_changed_weights_are_refused_and_a_foreign_pickle_needs_opt_in(trained, cells, tmp_path):
     out, _ = trained
-    shutil.copy(out/'model.pkl', tmp_path/'model.pkl')
-    shutil.copy(out/'model.pkl.sha256', tmp_path/'model.pkl.sha256')
-    with open(tmp_path/'model.pkl', 'ab') as f: f.write(b'\0')
+    for f in ('model.safetensors', 'model.safetensors.sha256'): shutil.copy(out/f, tmp_path/f)
+    with open(tmp_path/'model.safetensors', 'ab') as f: f.write(b'\0')
     res = run_cli('predict', cells, '--model', tmp_path/'model.pkl', '--engine', 'torch', check=False)
     assert res.returncode != 0 and 'does not match its SHA-256' in res.stderr
-    shutil.copy(out/'model.pkl', tmp_path/'model.pkl')
-    (tmp_path/'model.pkl.sha256').unlink()
+    (tmp_path/'model.safetensors').unlink()
+    shutil.copy(out/'model.pkl', tmp_path/'model.pkl')  # the export alone, as from elsewhere
     res = run_cli('predict', cells, '--model', tmp_path/'model.pkl', '--engine', 'torch', check=False)
     assert res.returncode != 0 and '--trust-model' in res.stderr
     run_cli('predict', cells, '--model', tmp_path/'model.pkl', '--engine', 'torch', '--trust-model', '--csv', tmp_path/'o.csv')
@@ -132,7 +151,7 @@ def test_a_changed_onnx_twin_is_refused_on_every_path(trained, cells, tmp_path):
     "Issue 14: a threshold rewritten in the twin's metadata turned every parasitized cell Uninfected, exit 0, no warning."
     from malaria_fastai.runtime import OnnxCells, write_onnx_meta
     out, _ = trained
-    for f in ('model.pkl', 'model.pkl.sha256', 'model.onnx', 'model.onnx.sha256', 'model.json'): shutil.copy(out/f, tmp_path/f)
+    for f in ('model.safetensors', 'model.safetensors.sha256', 'model.onnx', 'model.onnx.sha256'): shutil.copy(out/f, tmp_path/f)
     write_onnx_meta(tmp_path/'model.onnx', dict(OnnxCells(out/'model.onnx').meta, threshold=0.99))
     for args in (['predict', cells, '--model', tmp_path/'model.pkl'], ['predict', cells, '--model', tmp_path/'model.onnx'],
                  ['evaluate', cells, '--model', tmp_path/'model.pkl', '--out', tmp_path/'ev', '--n-boot', 10]):
@@ -216,3 +235,24 @@ def test_evaluate_reports_unreadable_labelled_images_and_goes_on(trained, cells,
     report = json.loads((tmp_path/'ev'/'report.json').read_text())
     assert report['skipped'] == 1 and report['n'] == len(list(cells.rglob('*.png')))
     assert 'C1P1_IMG_1_cell_broken.png' in res.stdout
+
+def test_a_second_run_in_one_folder_is_refused(cells, tmp_path):
+    "Issue 14: two trainings into one --out interleaved their history and checkpoints; the folder was then broken for --resume."
+    (tmp_path/'run').mkdir()
+    (tmp_path/'run'/'.lock').write_text(str(os.getpid()))  # a live process holds it: this test's own
+    for cmd in ('train', 'cv'):
+        res = run_cli(cmd, '--data', cells, '--no-pretrained', '--epochs', 1, '--size', 32, '--out', tmp_path/'run', check=False)
+        assert res.returncode == 1 and f'is in use by process {os.getpid()}' in res.stderr, res.stderr
+    assert sorted(p.name for p in (tmp_path/'run').iterdir()) == ['.lock']  # nothing of the refused runs was written
+
+def test_undefined_metrics_are_null_with_a_reason(cells, tmp_path):
+    "Issue 14: `evaluate` with an empty Uninfected/ reported specificity 0.000 [0, 0]."
+    data = tmp_path/'data'
+    shutil.copytree(cells/'Parasitized', data/'Parasitized')
+    (data/'Uninfected').mkdir()
+    res = run_cli('evaluate', data, '--out', tmp_path/'ev', '--n-boot', 20)
+    assert 'specificity n/a (no Uninfected cell)' in res.stdout, res.stdout
+    report = json.loads((tmp_path/'ev'/'report.json').read_text())
+    for at in ('at_threshold', 'at_0.5'):
+        assert report['plain'][at]['specificity'] == dict(value=None, ci95=None, undefined='no Uninfected cell')
+        assert 0 < report['plain'][at]['sensitivity']['value'] <= 1

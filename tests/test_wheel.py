@@ -27,3 +27,10 @@ def test_wheel_predicts_like_the_checkout(tmp_path, cells):
     assert shipped == str(site/'malaria_fastai'/'shipped'/'model.onnx') and status == '0 False', res.stdout
     run_cli('predict', cells, '--out', tmp_path/'checkout.csv')
     pd.testing.assert_frame_equal(pd.read_csv(elsewhere/'wheel.csv'), pd.read_csv(tmp_path/'checkout.csv'))
+    # a shipped twin with a rewritten threshold and a fresh checksum beside it: the hash pinned in the package refuses it
+    from malaria_fastai.runtime import OnnxCells, write_onnx_meta
+    from malaria_fastai.core import write_checksum
+    twin = site/'malaria_fastai'/'shipped'/'model.onnx'
+    write_checksum(write_onnx_meta(twin, dict(OnnxCells(twin).meta, threshold=0.99)))
+    res = subprocess.run([sys.executable, '-c', code], cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert res.returncode != 0 and 'is not the model this package shipped' in res.stderr, res.stderr

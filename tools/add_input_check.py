@@ -6,10 +6,11 @@ Gives the ONNX twin its `features` output (`add_feature_output`: the probabiliti
 the check on the cells of the model's training patients (from its model.json) at its input size, through the twin
 itself (the engine `predict` runs): their image statistics, and the twin's features and calls at its threshold.
 Writes the check into model.json, the ONNX twin's metadata and the export's `meta` (half-precision weights, as
-shipped), with new SHA-256 files. Everything else in the model is unchanged: the same weights, threshold and
-referral band."""
+shipped) and its safetensors weights, with new SHA-256 files. Everything else in the model is unchanged: the same weights, threshold and
+referral band. The new hashes are pinned in the package (tools/pin_shipped.py)."""
 import argparse, json
 from pathlib import Path
+from pin_shipped import pin_shipped
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -17,7 +18,7 @@ def main():
     args = p.parse_args()
     from malaria_fastai.core import write_checksum, replace_when_done, verify_checksum
     from malaria_fastai.data import class_root, cell_files, patient_id, decode_cells
-    from malaria_fastai.inference import load_model, export_half
+    from malaria_fastai.inference import load_model, export_half, save_weights
     from malaria_fastai.runtime import OnnxCells, add_feature_output, calibrated_check, write_onnx_meta
     d, meta = args.model_dir, json.loads((args.model_dir/'model.json').read_text())
     patients = set(meta['train_patients'])
@@ -34,6 +35,8 @@ def main():
     learn = load_model(d/'model.pkl')
     learn.meta = dict(learn.meta, input_check=check)
     export_half(learn, d/'model.pkl')
+    save_weights(learn, d/'model.safetensors', half=True)
     with replace_when_done(d/'model.json') as tmp: tmp.write_text(json.dumps(dict(meta, input_check=check), indent=1))
+    pin_shipped(d)
 
 if __name__ == '__main__': main()
