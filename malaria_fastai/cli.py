@@ -99,7 +99,8 @@ def bounded(kind, lo, hi, open_ends:str=''):
     below = (lambda v: v <= lo) if 'lo' in open_ends else (lambda v: v < lo)
     above = (lambda v: v >= hi) if 'hi' in open_ends else (lambda v: v > hi)
     left_out = [str(v) for e, v in (('lo', lo), ('hi', hi)) if e in open_ends]
-    what = f"{'an integer' if kind is int else 'a number'} from {lo} to {hi}" + (f" (not {' or '.join(left_out)})" if left_out else '')
+    what = f"{'an integer' if kind is int else 'a number'} from {lo} to {hi}"
+    if left_out: what += f" (not {' or '.join(left_out)})"
     def convert(text:str):
         try: v = kind(text)
         except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
@@ -234,6 +235,7 @@ def main(argv=None) -> int:
     commands = {'download': _download, 'train': _train, 'cv': _cv, 'predict': _predict, 'evaluate': _evaluate, 'export-onnx': _export_onnx}
     try:
         with _patients_from(getattr(args, 'patient_map', None)): return commands[args.command](args)
-    except (FileNotFoundError, ConnectionError, WeightsUnavailableError, ModelIntegrityError, FolderInUseError, ValueError) as e:
+    except (FileNotFoundError, ConnectionError, WeightsUnavailableError, ModelIntegrityError, FolderInUseError,
+            ValueError) as e:
         print(f"malaria-fastai: error: {e}", file=sys.stderr)
         return 1

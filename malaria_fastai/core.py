@@ -116,7 +116,7 @@ def _alive(pid:int) -> bool:
 
 @contextmanager
 def run_lock(folder):
-    "Hold `folder/.lock` (created exclusively, holding this process's id) while the block runs; refuse a folder a live process holds."
+    "Hold `folder/.lock` (created exclusively, with this process's id) while the block runs; refuse a folder a live process holds."
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder/'.lock'
@@ -124,8 +124,9 @@ def run_lock(folder):
         try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644); break
         except FileExistsError:
             pid = _lock_owner(lock)
-            if pid and _alive(pid): raise FolderInUseError(f"{folder} is in use by process {pid} ({lock}): one run per folder; "
-                                                           "wait for it to end, or give another output folder (--out); if no run is going on, remove the lock") from None
+            if pid and _alive(pid):
+                raise FolderInUseError(f"{folder} is in use by process {pid} ({lock}): one run per folder; wait for it to end, or "
+                                       "give another output folder (--out); if no run is going on, remove the lock") from None
             lock.unlink(missing_ok=True)
     else: raise FolderInUseError(f"{folder}: another run took {lock} at the same moment")
     with os.fdopen(fd, 'w') as f: f.write(str(os.getpid()))
@@ -174,22 +175,22 @@ SHIPPED_SHA256 = {  # the shipped model's files as released; `tools/pin_shipped.
 }
 
 def shipped_model_dirs() -> list[Path]:
-    "Where the shipped model lives: `models/default/` of the checkout this package is in, and an installed package's `shipped/`."
+    "Where the shipped model lives: `models/default/` of this package's checkout, and an installed package's `shipped/`."
     import malaria_fastai
     return [Path(malaria_fastai.__file__).resolve().parents[1]/'models'/'default', shipped_dir()]
 
 def verify_shipped(folder) -> Path:
-    "Check the shipped model's files in `folder` against the hashes pinned in this package (a checksum file beside them proves nothing)."
+    "Check the shipped model's files in `folder` against the hashes pinned in this package (a checksum beside them proves nothing)."
     folder = Path(folder)
     for name, pinned in SHIPPED_SHA256.items():
         f = folder/name
         if f.is_file() and sha256_file(f) != pinned:
-            raise ModelIntegrityError(f"{f} is not the model this package shipped (its SHA-256 differs from the one pinned in "
-                                      "malaria_fastai.core.SHIPPED_SHA256): reinstall the package, or pass your own model with --model")
+            raise ModelIntegrityError(f"{f} is not the model this package shipped (its SHA-256 differs from the one pinned "
+                                      "in malaria_fastai.core.SHIPPED_SHA256): reinstall the package, or give your own with --model")
     return folder
 
 def default_model() -> Path:
-    "The model used when none is given: the `model` setting; the shipped model (`models/default/`, or in a wheel its ONNX twin), checked against its pinned hashes."
+    "The model used when none is given: the `model` setting; the shipped one (`models/default/`, or a wheel's ONNX twin) checked."
     model = Path(setting('model'))
     if model.resolve().parent in shipped_model_dirs(): verify_shipped(model.resolve().parent)
     return model

@@ -359,8 +359,8 @@ def file_dataloaders(dls:DataLoaders) -> DataLoaders:
 
 # %% ../nbs/api/02_data.ipynb #24687c69
 def empty_dataloaders(size:int, bs:int=64) -> DataLoaders:
-    "The cells' `DataLoaders` (`cell_datablock`: vocab, squish to `size`, ImageNet stats) holding no cells: for a learner rebuilt from its weights."
-    with tempfile.TemporaryDirectory() as d:  # fastai sets a pipeline up on one item: a blank image, gone once it is built
+    "The cells' `DataLoaders` (`cell_datablock`'s vocab and preprocessing at `size`) holding no cells: for a learner rebuilt from weights."
+    with tempfile.TemporaryDirectory() as d:  # fastai sets a pipeline up on one item: a blank image, gone once built
         blank = Path(d)/PARASITIZED/'blank.png'
         blank.parent.mkdir()
         Image.new('RGB', (size, size)).save(blank)

@@ -58,7 +58,7 @@ def undefined_scores(is_parasitized, called) -> dict:
     return why
 
 def clinical_scores(is_parasitized, prob, threshold:float=0.5, sample_weight=None) -> dict:
-    "Accuracy, sensitivity, specificity, precision, F1, F2, ROC AUC and MCC of the calls at `threshold`; NaN where undefined."
+    "Accuracy, sensitivity, specificity, precision, F1, F2, ROC AUC and MCC of the calls at `threshold`; NaN if undefined."
     y, pred = np.asarray(is_parasitized, dtype=int), (np.asarray(prob) >= threshold).astype(int)
     kw, undefined = dict(sample_weight=sample_weight), undefined_scores(y, pred)
     scores = dict(
@@ -90,7 +90,7 @@ def _weighted_auc(y, prob, w:np.ndarray) -> np.ndarray:
     below = np.cumsum(neg, 1) - neg
     with np.errstate(invalid='ignore', divide='ignore'): return (pos * (below + neg / 2)).sum(1) / (pos.sum(1) * neg.sum(1))
 
-def _ratio(a, b): return np.divide(a, b, out=np.full_like(a, np.nan), where=b > 0)  # NaN where undefined, as `clinical_scores`
+def _ratio(a, b): return np.divide(a, b, out=np.full_like(a, np.nan), where=b > 0)  # NaN if undefined, as `clinical_scores`
 
 def bootstrap_scores(is_parasitized, prob, patients, threshold:float=0.5, n_boot:int=1000, seed:int=0) -> pd.DataFrame:
     "`clinical_scores` of each patient resample (`patient_draws`), all at once from per-patient counts: one row a draw."
@@ -197,11 +197,11 @@ def curve_figures(is_parasitized, prob, threshold:float) -> dict:
 
 # %% ../nbs/api/07_evaluate.ipynb #3b247636
 def scores_with_ci(y, prob, patients, threshold:float, n_boot:int=1000) -> dict:
-    "Headline scores at `threshold`, each with its patient-bootstrap 95% interval; an undefined one is `None` with the reason."
+    "Headline scores at `threshold`, each with its patient-bootstrap 95% interval; an undefined one `None`, with the reason."
     point, ci = clinical_scores(y, prob, threshold), bootstrap_ci(y, prob, patients, threshold, n_boot)
     undefined = undefined_scores(y, np.asarray(prob) >= threshold)
-    return {k: dict(value=None, ci95=None, undefined=undefined[k]) if k in undefined else dict(value=point[k], ci95=ci[k])
-            for k in HEADLINE}
+    return {k: dict(value=None, ci95=None, undefined=undefined[k]) if k in undefined else
+               dict(value=point[k], ci95=ci[k]) for k in HEADLINE}
 
 def _scores_with_ci(y, prob, patients, threshold, n_boot) -> dict:
     "`scores_with_ci` and the confusion matrix."
@@ -285,7 +285,8 @@ def summary(report:dict) -> str:
         if name not in report: continue
         for at in ('at_threshold', 'at_0.5'):
             r = report[name][at]
-            lines.append(f"{name:5} {at:12} " + '  '.join(format_score(r, k) for k in ('sensitivity', 'specificity', 'accuracy', 'roc_auc')))
+            shown = ('sensitivity', 'specificity', 'accuracy', 'roc_auc')
+            lines.append(f"{name:5} {at:12} " + '  '.join(format_score(r, k) for k in shown))
     band = report['referral']['band_for_target']
     lines.append(f"referral: band {band} keeps sensitivity >= {report['referral']['target_sensitivity']}" if band is not None
                  else f"referral: no band up to 0.5 keeps sensitivity >= {report['referral']['target_sensitivity']}")

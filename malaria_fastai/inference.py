@@ -19,9 +19,9 @@ from .learner import (preprocessing, cell_scores, model_input, export_onnx, chec
 
 # %% ../nbs/api/06_inference.ipynb #d2e95572
 def load_model(model=None, # an export (`model.pkl`) or its weights (`model.safetensors`); default `default_model()`
-               trust:bool=False, # unpickle an export that has no safetensors weights beside it: only from a source you trust
+               trust:bool=False, # unpickle an export with no safetensors weights beside it: only from a source you trust
               ) -> Learner:
-    "Load a model onto the CPU: rebuilt from its safetensors weights (checked against their SHA-256) where it has them; a bare pickle only with `trust`."
+    "Load a model onto the CPU: rebuilt from its safetensors weights (SHA-256 checked) where it has them; a bare pickle only if `trust`."
     model = Path(model or default_model())
     if model.suffix == '.onnx': raise ValueError(f"{model} is an ONNX model: torch needs the fastai export (model.pkl); use engine 'onnx'")
     weights = weights_file(model)
@@ -31,9 +31,9 @@ def load_model(model=None, # an export (`model.pkl`) or its weights (`model.safe
     if not model.is_file():
         raise FileNotFoundError(f"no model at {model}: train one with `malaria-fastai train`, or pass the path of an export (--model)")
     if not trust:
-        raise ModelIntegrityError(f"{model} is a pickle without {weights.name} beside it: unpickling runs whatever code it holds, and a "
-                                  "checksum beside it proves nothing about who wrote it. Load it only if you trust its source, with "
-                                  "trust=True (CLI: --trust-model)")
+        raise ModelIntegrityError(f"{model} is a pickle without {weights.name} beside it: unpickling runs whatever code it "
+                                  "holds, and a checksum beside it proves nothing about who wrote it. Load it only if you trust "
+                                  "its source, with trust=True (CLI: --trust-model)")
     verify_checksum(model, trust)  # where a checksum is given, corruption is still caught
     record = model.with_suffix('.json')
     if record.exists(): check_versions(json.loads(record.read_text()), model)

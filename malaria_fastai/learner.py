@@ -141,7 +141,7 @@ def with_features(net, x) -> tuple[torch.Tensor, torch.Tensor]:
     finally: hook.remove()
 
 def cell_scores(learn:Learner, tta:bool=False):
-    "Function from uint8 pixels (n, H, W, 3) to the probabilities of Parasitized and the model's features, for `classify`."
+    "Function from uint8 pixels (n, H, W, 3) to the probabilities of Parasitized and the model's features (`classify`'s `score`)."
     size, mean, std = preprocessing(learn)
     pos, net = list(learn.dls.vocab).index(PARASITIZED), learn.model.eval()
     device = next(net.parameters()).device
@@ -160,7 +160,7 @@ def prob_parasitized(learn:Learner, tta:bool=False):
 
 # %% ../nbs/api/03_learner.ipynb #d1fa0909
 def export_onnx(learn:Learner, dest:Path, atol:float=1e-4) -> Path:
-    "Write `learn`'s model (with softmax, and its features) to ONNX at `dest` with its SHA-256, preprocessing and run record in its metadata, checked against torch."
+    "Write `learn`'s model (softmax and features) to ONNX at `dest`, preprocessing and run record in its metadata, checked against torch."
     from malaria_fastai.runtime import OnnxCells, write_onnx_meta, add_feature_output
     size, mean, std = preprocessing(learn)
     meta = dict(getattr(learn, 'meta', {}), size=size, mean=mean.flatten().tolist(), std=std.flatten().tolist(),
@@ -183,7 +183,7 @@ def export_onnx(learn:Learner, dest:Path, atol:float=1e-4) -> Path:
 # %% ../nbs/api/03_learner.ipynb #1e626286
 def check_versions(made:dict, # a run record: the versions it was made with
                    model:Path, # the file it came from, named in the error
-                   parts:dict=None, # version parts that must agree, per library; default fastai's minor and torch's major
+                   parts:dict=None, # version parts that must agree, per library; default: fastai's minor, torch's major
                   ):
     "Raise if the run record `made` names a library version incompatible with the installed one."
     here = dict(fastai=fastai.__version__, torch=torch.__version__, malaria_fastai=malaria_fastai.__version__)
@@ -199,10 +199,12 @@ def weights_file(model) -> Path:
     return Path(model).with_suffix('.safetensors')
 
 def save_weights(learn:Learner, dest:Path, half:bool=False) -> Path:
-    "Write `learn`'s weights (in half precision if `half`) with its run record in the header to safetensors at `dest`, and its SHA-256."
+    "Write `learn`'s weights (half precision if `half`) and run record (in the header) to safetensors at `dest`, with its SHA-256."
     from safetensors.torch import save_file
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous() for k,v in learn.model.state_dict().items()}
-    record = dict(getattr(learn, 'meta', {}), malaria_fastai=malaria_fastai.__version__, fastai=fastai.__version__, torch=torch.__version__)
+    cast = lambda v: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+    state = {k: cast(v) for k,v in learn.model.state_dict().items()}
+    versions = dict(malaria_fastai=malaria_fastai.__version__, fastai=fastai.__version__, torch=torch.__version__)
+    record = dict(getattr(learn, 'meta', {}), **versions)
     with replace_when_done(dest) as tmp: save_file(state, str(tmp), metadata={'malaria_fastai': json.dumps(record)})
     write_checksum(dest)
     return Path(dest)
@@ -212,11 +214,13 @@ def learner_from_weights(weights:Path) -> Learner:
     from safetensors import safe_open
     with safe_open(str(weights), 'pt') as f:
         header = f.metadata() or {}
-        if 'malaria_fastai' not in header: raise ValueError(f"{weights} holds no malaria_fastai run record: not this project's weights")
+        if 'malaria_fastai' not in header: raise ValueError(f"{weights} holds no malaria_fastai run record: not this project's")
         meta, state = json.loads(header['malaria_fastai']), {k: f.get_tensor(k) for k in f.keys()}
     check_versions(meta, weights, dict(malaria_fastai=2))  # the recipe's conventions, not a pickle's library internals
-    learn = cell_learner(empty_dataloaders(meta['size']), meta['arch'], pretrained=False, label_smoothing=meta.get('label_smoothing'))
+    dls = empty_dataloaders(meta['size'])
+    learn = cell_learner(dls, meta['arch'], pretrained=False, label_smoothing=meta.get('label_smoothing'))
     try: learn.model.load_state_dict({k: v.float() if v.is_floating_point() else v for k,v in state.items()})
-    except RuntimeError as e: raise ModelIntegrityError(f"{weights} does not fit a {meta['arch']}: {str(e).splitlines()[0]}") from None
+    except RuntimeError as e:
+        raise ModelIntegrityError(f"{weights} does not fit a {meta['arch']}: {str(e).splitlines()[0]}") from None
     learn.meta, learn.loss_func.threshold = meta, meta.get('threshold', 0.5)
     return learn

@@ -33,9 +33,10 @@ def cell_stats(pixels:np.ndarray) -> np.ndarray:
 
 # %% ../nbs/api/01_runtime.ipynb #96b8ce3f
 class FeatureDistance:
-    "Mahalanobis distance of a model's features from the nearest class mean of its training cells: a shared covariance, its top `k` directions and the rest pooled."
+    "Mahalanobis distance of a model's features from the nearest class mean of its training cells (top `k` directions, the rest pooled)."
     def __init__(self, class_means, components, variances, residual_var:float, limit:float):
-        self.class_means, self.components, self.variances = (np.asarray(a, np.float64) for a in (class_means, components, variances))
+        self.class_means, self.components = np.asarray(class_means, np.float64), np.asarray(components, np.float64)
+        self.variances = np.asarray(variances, np.float64)
         self.residual_var, self.limit = float(residual_var), float(limit)
 
     @classmethod
@@ -71,10 +72,11 @@ class FeatureDistance:
 
 # %% ../nbs/api/01_runtime.ipynb #fd2ecebc
 class InputCheck:
-    "Flags images unlike the training cells: size and shape, blank, Mahalanobis distance of `cell_stats` over `limit`, and of the model's features."
+    "Flags images unlike the training cells: size and shape, blank, Mahalanobis distances of `cell_stats` and of the model's features."
     min_side, max_side, max_aspect = 16, 600, 3.0  # NIH crops are 40-350 px a side, roughly square
     def __init__(self, mean, precision, limit:float, features:FeatureDistance=None):
-        self.mean, self.precision, self.limit, self.features = np.asarray(mean, float), np.asarray(precision, float), float(limit), features
+        self.mean, self.precision = np.asarray(mean, float), np.asarray(precision, float)
+        self.limit, self.features = float(limit), features
 
     @classmethod
     def fit(cls, pixels:np.ndarray, # training cells: uint8 (n, size, size, 3)
@@ -95,7 +97,8 @@ class InputCheck:
         "The check stored in a model's metadata, or `None` for a model without one."
         d = meta.get('input_check')
         if not d: return None
-        return cls(d['mean'], d['precision'], d['limit'], FeatureDistance(**d['features']) if d.get('features') else None)
+        features = FeatureDistance(**d['features']) if d.get('features') else None
+        return cls(d['mean'], d['precision'], d['limit'], features)
     def to_meta(self) -> dict:
         "As stored in a model's metadata (JSON)."
         return dict(mean=self.mean.tolist(), precision=self.precision.tolist(), limit=self.limit,
@@ -150,7 +153,7 @@ def _image_sizes(paths) -> list[tuple[int, int]]:
     return [size(p) for p in paths]
 
 def classify(items, # files and/or folders of cell images
-             score, # function: uint8 pixels (n, size, size, 3) -> probabilities of Parasitized (n,), or (them, features (n, d))
+             score, # uint8 pixels (n, size, size, 3) -> probabilities of Parasitized (n,), or (them, features (n, d))
              size:int, # the side the model expects
              threshold:float=0.5, # call a cell parasitized when its probability is at least this
              refer_band:float=0.0, # mark `refer` when the probability lies within this of the threshold
@@ -170,7 +173,8 @@ def classify(items, # files and/or folders of cell images
         if not ok: continue
         out = score(pixels)
         probs, features = out if isinstance(out, tuple) else (out, None)
-        flags = check.flags(pixels, _image_sizes([inputs[todo[j]][0] for j in ok]), features) if check else [''] * len(ok)
+        sizes = _image_sizes([inputs[todo[j]][0] for j in ok]) if check else []
+        flags = check.flags(pixels, sizes, features) if check else [''] * len(ok)
         for j, p, flag in zip(ok, np.asarray(probs, dtype=float), flags):
             rows[todo[j]].update(prediction=PARASITIZED if p >= threshold else UNINFECTED, prob_parasitized=float(p),
                                  refer=bool(abs(p - threshold) < refer_band) or bool(flag), flag=flag)
@@ -203,7 +207,7 @@ def onnx_for(model, engine:str='auto') -> Path|None:
 FEATURES = 'features'
 
 def add_feature_output(path:Path) -> Path:
-    "Give the ONNX model at `path` a second output, `features`: the input of its head's first linear layer (the pooled body features)."
+    "Give the ONNX model at `path` a second output, `features`: the input of its head's first linear layer (pooled body features)."
     import onnx
     from onnx import helper, TensorProto
     model = onnx.load(str(path))
@@ -211,7 +215,8 @@ def add_feature_output(path:Path) -> Path:
     if FEATURES in [o.name for o in graph.output]: return Path(path)
     producer = {out: node for node in graph.node for out in node.output}
     name = next(n.input[0] for n in graph.node if n.op_type in ('Gemm', 'MatMul'))
-    while name in producer and producer[name].op_type in ('QuantizeLinear', 'DequantizeLinear'): name = producer[name].input[0]
+    while name in producer and producer[name].op_type in ('QuantizeLinear', 'DequantizeLinear'):
+        name = producer[name].input[0]
     graph.node.append(helper.make_node('Identity', [name], [FEATURES], name=FEATURES))  # the float tensor, not its int8 copy
     graph.output.append(helper.make_tensor_value_info(FEATURES, TensorProto.FLOAT, None))
     with replace_when_done(path) as tmp: onnx.save(model, str(tmp))
@@ -240,7 +245,7 @@ class OnnxCells:
         return (pixels.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255) - self.mean) / self.std
 
     def scores(self, pixels:np.ndarray, tta:bool=False) -> tuple[np.ndarray, np.ndarray|None]:
-        "Probability of Parasitized for uint8 pixels (n, size, size, 3), and the features where the model has them (of the unflipped image)."
+        "Probability of Parasitized for uint8 pixels (n, size, size, 3), and the features (of the unflipped image) where the model has them."
         x = self.model_input(pixels)
         views = (x, x[..., ::-1], x[..., ::-1, :], x[..., ::-1, ::-1]) if tta else (x,)
         outs = [self.session.run(None, {self.input: np.ascontiguousarray(v)}) for v in views]

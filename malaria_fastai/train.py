@@ -197,7 +197,8 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
         save_weights(learn, out_dir/'model.safetensors')  # what the project's own paths load: no pickle
         export_onnx(learn, out_dir/'model.onnx')
         with replace_when_done(out_dir/'model.json') as tmp: tmp.write_text(json.dumps(learn.meta, indent=1))
-        print(f"model: {out_dir/'model.pkl'} (weights: {out_dir/'model.safetensors'}; ONNX twin: {out_dir/'model.onnx'})\nplots: {out_dir/'losses.png'}" +
+        print(f"model: {out_dir/'model.pkl'} (weights: {out_dir/'model.safetensors'}; ONNX twin: {out_dir/'model.onnx'})\n"
+              f"plots: {out_dir/'losses.png'}" +
               (f", {out_dir/'confusion_matrix.png'}" if has_valid else '') + "\n"
               f"history: {out_dir/'history.csv'}\ncheckpoints: {out_dir/'checkpoints'}")
         return learn
