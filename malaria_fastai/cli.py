@@ -8,7 +8,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/cli.html.md"""
 __all__ = ['BATCH', 'RATE', 'SHARE', 'RECIPE', 'bounded', 'parser', 'main']
 
 # %% ../nbs/api/09_cli.ipynb #df48e7c2
-import argparse, contextlib, sys
+import argparse, contextlib, sys, tempfile
 from pathlib import Path
 from .core import *
 from .runtime import COLUMNS, OnnxCells, onnx_for, onnx_twin, predict_onnx, summarize
@@ -46,8 +46,21 @@ def _write_rows(rows, dest=None, fmt:str='csv'):
         w = csv.DictWriter(f, fieldnames=COLUMNS)
         w.writeheader()
         w.writerows({**r, 'prob_parasitized': '' if r['prob_parasitized'] is None else r['prob_parasitized']} for r in clean)
-    if not dest: return write(sys.stdout)
-    with replace_when_done(dest) as tmp, open(tmp, 'w', newline='', encoding='utf-8') as f: write(f)
+    if not dest:
+        if hasattr(sys.stdout, 'reconfigure'): sys.stdout.reconfigure(errors='surrogateescape')  # names as they are
+        return write(sys.stdout)
+    # UTF-8, and a file name that is not valid UTF-8 keeps its own bytes: no row is lost for its name
+    with replace_when_done(dest) as tmp, open(tmp, 'w', newline='', encoding='utf-8', errors='surrogateescape') as f: write(f)
+
+def _check_destination(dest):
+    "Fail before any work where `dest` cannot be written: a folder, or a place where no file can be created."
+    if not dest: return
+    dest = Path(dest)
+    if dest.is_dir(): raise ValueError(f"--out {dest} is a folder: give the file to write")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f'.{dest.name}.', suffix='.check'): pass
+    except OSError as e: raise ValueError(f"cannot write --out {dest}: {e.strerror or e}") from None
 
 # %% ../nbs/api/09_cli.ipynb #85f41826
 def _classify(args) -> tuple[list, str]:
@@ -66,6 +79,7 @@ def _classify(args) -> tuple[list, str]:
 
 def _predict(args) -> int:
     "Classify files and folders; write the rows; say which model, engine and threshold, and what came out."
+    _check_destination(args.out)  # before the work, not after it
     with contextlib.redirect_stdout(sys.stderr): rows, used = _classify(args)  # progress on stderr; stdout may carry the rows
     if sys.stderr.isatty(): print(file=sys.stderr)  # end the progress line
     _write_rows(rows, args.out, args.format)

@@ -101,3 +101,21 @@ def test_evaluating_on_training_patients_warns_about_leakage_and_leaves_the_mode
     assert not (out/'evaluation').exists()  # a model's folder holds its evidence: never overwritten unasked
     assert report['leaked_cells'] == report['n'] > 0
     assert 'LEAKAGE' in res.stderr
+
+def test_any_file_name_is_written_and_a_bad_destination_fails_first(cells, tmp_path):
+    "Issue 14: a non-UTF-8 file name lost every row of the CSV; an unwritable --out failed only after all the work."
+    import os, shutil
+    odd = tmp_path/'cells'
+    odd.mkdir()
+    first = sorted((cells/'Parasitized').iterdir())[0]
+    shutil.copy(first, odd/os.fsdecode(b'cell\xff.png'))  # a name that is not UTF-8
+    shutil.copy(first, odd/'plain.png')
+    run_cli('predict', odd, '--out', tmp_path/'rows.csv')
+    raw = (tmp_path/'rows.csv').read_bytes()
+    assert b'cell\xff.png' in raw and b'plain.png' in raw and raw.count(b'\n') == 3  # header and both rows
+    run_cli('predict', odd, '--out', tmp_path/'rows.json', '--format', 'json')
+    assert len(json.loads((tmp_path/'rows.json').read_text(encoding='utf-8', errors='surrogateescape'))) == 2
+    (tmp_path/'afile').write_text('')
+    for dest, why in ((tmp_path, 'is a folder'), (tmp_path/'afile'/'rows.csv', 'cannot write --out')):
+        res = run_cli('predict', odd, '--out', dest, check=False)
+        assert res.returncode == 1 and why in res.stderr and 'classified' not in res.stderr, res.stderr
