@@ -57,7 +57,9 @@ def download(url:str=None, # archive URL; default `data_source()`
         return local
     dest = Path(dest or setting('data_dir'))
     archive = dest/Path(urlparse(url).path).name
-    if archive.exists() and not force: return archive
+    if archive.exists() and not force:
+        if zipfile.is_zipfile(archive): return archive
+        print(f"{archive} is not a zip archive (kept from a failed download?): downloading it again")
     print(f"Downloading {url} to {archive}")
     dest.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest, prefix='.download-'))  # whatever happens, nothing partial lands beside the archive
@@ -71,6 +73,8 @@ def download(url:str=None, # archive URL; default `data_source()`
             raise IOError(f"{url} gave {size:,} bytes, expected {NIH_BYTES:,}: incomplete or changed; nothing was kept")
         if sha256 and sha256_file(tmp/archive.name) != sha256.lower():
             raise IOError(f"{url} does not have the expected SHA-256 {sha256}: changed or corrupted; nothing was kept")
+        if not zipfile.is_zipfile(tmp/archive.name):  # e.g. an HTML page answered with status 200
+            raise IOError(f"{url} did not give a zip archive (a web page or an error message?): nothing was kept")
         os.replace(tmp/archive.name, archive)
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return archive

@@ -44,3 +44,21 @@ def test_a_wrong_checksum_is_an_error_and_nothing_is_kept(server, tmp_path):
     good = hashlib.sha256((www/'cells.zip').read_bytes()).hexdigest()
     res = run_cli('download', '--url', f'{url}/cells.zip', '--dest', tmp_path/'data', '--sha256', good)
     assert Path(res.stdout.splitlines()[-1]) == tmp_path/'data'/'cells'/'cell_images'
+
+def test_a_web_page_is_not_kept_as_the_archive(server, tmp_path):
+    "Issue 14: an HTML page answered with status 200 was kept as the archive and poisoned the cache for every later run."
+    www, url = server
+    (www/'cells.zip').write_text('<html><body>Please log in</body></html>')
+    dest = tmp_path/'data'
+    res = run_cli('download', '--url', f'{url}/cells.zip', '--dest', dest, check=False)
+    assert res.returncode == 1 and 'did not give a zip archive' in res.stderr, res.stderr
+    assert list(dest.iterdir()) == []  # nothing kept, nothing left behind
+    (dest/'cells.zip').write_text('<html>kept by an older version</html>')  # a cache poisoned before this fix
+    with zipfile.ZipFile(www/'cells.zip', 'w') as z:
+        for c in ('Parasitized', 'Uninfected'): z.writestr(f'cell_images/{c}/C1P1_IMG_1_cell_1.png', b'png bytes')
+    res = run_cli('download', '--url', f'{url}/cells.zip', '--dest', dest)
+    assert 'downloading it again' in res.stderr and zipfile.is_zipfile(dest/'cells.zip')
+    assert Path(res.stdout.splitlines()[-1]) == dest/'cells'/'cell_images'
+    mtime = (dest/'cells.zip').stat().st_mtime_ns
+    run_cli('download', '--url', f'{url}/cells.zip', '--dest', dest, '--force')
+    assert (dest/'cells.zip').stat().st_mtime_ns != mtime  # --force fetches it again
