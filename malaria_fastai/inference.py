@@ -8,7 +8,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/inference.html.md"""
 __all__ = ['load_model', 'export_half', 'operating_point', 'predict']
 
 # %% ../nbs/api/06_inference.ipynb #9a3ce3da
-import json, warnings
+import json
 from pathlib import Path
 import numpy as np, pandas as pd, torch, fastai
 from fastai.vision.all import Learner, load_learner
