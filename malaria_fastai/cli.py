@@ -18,7 +18,7 @@ def _download(args) -> int:
     "Download and extract the data set (progress on stderr); print where the class folders are, alone on stdout."
     from malaria_fastai.data import download, extract
     with contextlib.redirect_stdout(sys.stderr):
-        root = extract(download(args.url, args.dest, force=args.force, sha256=args.sha256), args.dest)
+        root = extract(download(args.url, args.dest, force=args.force, sha256=args.sha256, timeout=args.timeout), args.dest)
     print(root)
     return 0
 
@@ -177,6 +177,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument('--dest', type=Path, help=f'folder to download and extract into (default: {s.data_dir})')
     d.add_argument('--sha256', help='expected SHA-256 of the archive: a mismatch is an error and nothing is kept or extracted')
     d.add_argument('--force', action='store_true', help='download again even when the archive is already there')
+    d.add_argument('--timeout', type=bounded(float, 0, 3600, 'lo'), default=60,
+                   help='seconds without data before a stalled download is given up (default: 60)')
     t = sub.add_parser('train', help='train a model with the seed recipe', description=
         'Train ResNet18/50 with fit_one_cycle (frozen body first when pretrained, then unfrozen with discriminative '
         'learning rates); save per-epoch checkpoints, history.csv, losses.png, confusion_matrix.png and model.pkl.')

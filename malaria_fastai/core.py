@@ -7,12 +7,13 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/core.html.md"""
 # %% auto #0
 __all__ = ['PARASITIZED', 'UNINFECTED', 'CLASSES', 'NIH_URL', 'NIH_BYTES', 'DEFAULTS', 'SETTING_TYPES', 'SHIPPED_SHA256',
            'MAX_PIXELS', 'WeightsUnavailableError', 'settings_file', 'shipped_dir', 'installed_defaults', 'settings',
-           'setting', 'first_given', 'replace_when_done', 'FolderInUseError', 'run_lock', 'ModelIntegrityError',
-           'sha256_file', 'write_checksum', 'verify_checksum', 'shipped_model_dirs', 'verify_shipped', 'default_model',
-           'read_cell', 'cell_pixels', 'decode_cell', 'list_inputs', 'decoded_batches', 'with_progress']
+           'setting', 'first_given', 'replace_when_done', 'FolderInUseError', 'run_lock', 'scratch_folder',
+           'ModelIntegrityError', 'sha256_file', 'write_checksum', 'verify_checksum', 'class_index',
+           'shipped_model_dirs', 'verify_shipped', 'default_model', 'read_cell', 'cell_pixels', 'decode_cell',
+           'list_inputs', 'decoded_batches', 'with_progress', 'Interrupted']
 
 # %% ../nbs/api/00_core.ipynb #8fa22da0
-import os, tempfile
+import glob, os, re, shutil, tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,6 +134,22 @@ def run_lock(folder):
     try: yield folder
     finally: lock.unlink(missing_ok=True)
 
+# %% ../nbs/api/00_core.ipynb #be54d692
+@contextmanager
+def scratch_folder(parent, # where the folder is made (the destination's own folder, so a rename into place is atomic)
+                   prefix:str, # its name starts with this, then this process's id
+                  ):
+    "Yield a new empty folder in `parent`, removed afterwards; first sweep the ones with `prefix` left by processes that died."
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    for old in parent.glob(f'{glob.escape(prefix)}*'):
+        pid = re.match(r'(\d+)-', old.name[len(prefix):])
+        if old.is_dir() and not (pid and _alive(int(pid[1]))): shutil.rmtree(old, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f'{prefix}{os.getpid()}-'))
+    try: yield tmp
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+
+
 # %% ../nbs/api/00_core.ipynb #e64c4a37
 import hashlib
 
@@ -167,6 +184,19 @@ def verify_checksum(path, trust:bool=False):
     if expected != actual:
         raise ModelIntegrityError(f"{path} does not match its SHA-256 in {sums.name} (expected {expected[:16]}..., found "
                                   f"{actual[:16]}...): it was changed or corrupted after export, so it is not loaded")
+
+# %% ../nbs/api/00_core.ipynb #5a705f34
+def class_index(vocab, # a model's classes, in the order of its outputs
+                model='the model', # named in the error
+                cls:str=PARASITIZED, # the class to find
+               ) -> int:
+    "Where `cls` is in `vocab`; a clear error for a model made for other classes (renamed class folders, another task)."
+    vocab = list(vocab)
+    if sorted(vocab) != sorted(CLASSES):
+        raise ModelIntegrityError(f"{model} calls cells {vocab}, not {list(CLASSES)}: it was trained for another task or on "
+                                  "renamed class folders, so its outputs cannot be read as these calls")
+    return vocab.index(cls)
+
 
 # %% ../nbs/api/00_core.ipynb #00bdb809
 SHIPPED_SHA256 = {  # the shipped model's files as released; `tools/pin_shipped.py` writes this cell
@@ -243,8 +273,9 @@ def decoded_batches(paths, size:int, bs:int=64, n_workers:int=None):
     "Yield `(positions, pixels, errors)` for each batch of `paths`: uint8 (n, size, size, 3) of the readable ones, `{position: reason}` for the rest."
     batches, n_workers = [list(range(i, min(i+bs, len(paths)))) for i in range(0, len(paths), bs)], n_workers or os.cpu_count()
     decode_part = lambda part: [decode_cell(paths[i], size) for i in part]
-    with ThreadPoolExecutor(n_workers) as ex:  # one task per worker and batch: a task per file costs more than it decodes
-        submit = lambda b: [ex.submit(decode_part, part) for part in np.array_split(b, min(n_workers, len(b)))]
+    ex = ThreadPoolExecutor(n_workers)  # one task per worker and batch: a task per file costs more than it decodes
+    submit = lambda b: [ex.submit(decode_part, part) for part in np.array_split(b, min(n_workers, len(b)))]
+    try:
         upcoming = submit(batches[0]) if batches else []
         for k, batch in enumerate(batches):
             current, upcoming = upcoming, (submit(batches[k+1]) if k+1 < len(batches) else [])  # decode one batch ahead
@@ -252,6 +283,7 @@ def decoded_batches(paths, size:int, bs:int=64, n_workers:int=None):
             ok = [i for i,(px,_) in zip(batch, decoded) if px is not None]
             pixels = np.stack([px for px,_ in decoded if px is not None]) if ok else np.zeros((0, size, size, 3), np.uint8)
             yield ok, pixels, {i: err for i,(px,err) in zip(batch, decoded) if px is None}
+    finally: ex.shutdown(cancel_futures=True)  # Ctrl-C, or a reader that stops early: the batch ahead is dropped, not decoded
 
 # %% ../nbs/api/00_core.ipynb #20a5c9a1
 def with_progress(items, total:int=None, comment:str=''):
@@ -260,3 +292,9 @@ def with_progress(items, total:int=None, comment:str=''):
     bar = progress_bar(items, total=total)
     bar.comment = comment
     return bar
+
+# %% ../nbs/api/00_core.ipynb #cefb5510
+class Interrupted(KeyboardInterrupt):
+    "Ctrl-C during a batch job; `done` holds what it had finished (rows, epochs) so the caller can keep it."
+    def __init__(self, done=None): super().__init__(); self.done = done
+
