@@ -168,7 +168,7 @@ def grad_cam_gallery(learn:Learner, files, is_parasitized, prob, threshold:float
         for ax in ax_row: ax.axis('off')
         if not len(idx): ax_row[0].set_title(f'{title}: none', fontsize=8, loc='left'); continue
         pixels = [cell_pixels(files[i], size) for i in idx]
-        called = [list(learn.dls.vocab).index(PARASITIZED if pred[i] else UNINFECTED) for i in idx]
+        called = [class_index(learn.dls.vocab, cls=PARASITIZED if pred[i] else UNINFECTED) for i in idx]
         cams = grad_cam(learn, model_input(np.stack(pixels), mean, std), called).detach().numpy()
         for ax, i, px, cam in zip(ax_row, idx, pixels, cams):
             ax.imshow(px); ax.imshow(cam, cmap='jet', alpha=0.35)

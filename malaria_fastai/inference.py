@@ -38,6 +38,7 @@ def load_model(model=None, # an export (`model.pkl`) or its weights (`model.safe
     record = model.with_suffix('.json')
     if record.exists(): check_versions(json.loads(record.read_text()), model)
     learn = load_learner(model, cpu=True)  # fastai warns that it unpickles: that warning stays
+    class_index(learn.dls.vocab, model)
     learn.model.float()  # a compact export keeps half-precision weights
     return learn
 

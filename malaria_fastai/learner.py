@@ -34,7 +34,7 @@ def _roc_auc(targs, probs, pos:int):
 # %% ../nbs/api/03_learner.ipynb #f13d34ee
 def clinical_metrics(vocab) -> list:
     "fastai metrics, `Parasitized` positive: accuracy, error rate, sensitivity, specificity, precision, F1, F2, ROC AUC."
-    pos, neg = list(vocab).index(PARASITIZED), list(vocab).index(UNINFECTED)
+    pos, neg = class_index(vocab), class_index(vocab, cls=UNINFECTED)
     def score(f, name, **kw): return skm_to_fastai(f, name=name, **kw)
     return [accuracy, error_rate,
             score(skm.recall_score, 'sensitivity', pos_label=pos, zero_division=0),
@@ -93,7 +93,7 @@ def cell_learner(dls, # `DataLoaders` from `cell_dataloaders`
     "A `vision_learner` for the cells in `dls`: `CellLoss`, `clinical_metrics`, `FloatWeights`, body frozen when `pretrained`."
     arch, pretrained, eps = setting('arch', arch), setting('pretrained', pretrained), setting('label_smoothing', label_smoothing)
     if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
-    loss_func = CellLoss(eps=eps, pos=list(dls.vocab).index(PARASITIZED))
+    loss_func = CellLoss(eps=eps, pos=class_index(dls.vocab))
     kwargs = dict(loss_func=loss_func, metrics=clinical_metrics(dls.vocab), cbs=FloatWeights(), **kwargs)
     try: return vision_learner(dls, ARCHS[arch], pretrained=pretrained, **kwargs)
     except URLError as e: raise WeightsUnavailableError(_weights_help(arch, e)) from e
@@ -143,7 +143,7 @@ def with_features(net, x) -> tuple[torch.Tensor, torch.Tensor]:
 def cell_scores(learn:Learner, tta:bool=False):
     "Function from uint8 pixels (n, H, W, 3) to the probabilities of Parasitized and the model's features (`classify`'s `score`)."
     size, mean, std = preprocessing(learn)
-    pos, net = list(learn.dls.vocab).index(PARASITIZED), learn.model.eval()
+    pos, net = class_index(learn.dls.vocab), learn.model.eval()
     device = next(net.parameters()).device
     def scores(pixels):
         with torch.inference_mode():
@@ -217,6 +217,7 @@ def learner_from_weights(weights:Path) -> Learner:
         if 'malaria_fastai' not in header: raise ValueError(f"{weights} holds no malaria_fastai run record: not this project's")
         meta, state = json.loads(header['malaria_fastai']), {k: f.get_tensor(k) for k in f.keys()}
     check_versions(meta, weights, dict(malaria_fastai=2))  # the recipe's conventions, not a pickle's library internals
+    class_index(meta.get('vocab', CLASSES), weights)
     dls = empty_dataloaders(meta['size'])
     learn = cell_learner(dls, meta['arch'], pretrained=False, label_smoothing=meta.get('label_smoothing'))
     try: learn.model.load_state_dict({k: v.float() if v.is_floating_point() else v for k,v in state.items()})

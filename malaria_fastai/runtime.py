@@ -168,16 +168,21 @@ def classify(items, # files and/or folders of cell images
     todo = [i for i,(_,e) in enumerate(inputs) if not e]
     batches = decoded_batches([inputs[i][0] for i in todo], size, bs, n_workers)
     if progress: batches = with_progress(batches, -(-len(todo) // bs), f'{len(todo)} images in batches of {bs}')
-    for ok, pixels, errors in batches:
-        for j, err in errors.items(): rows[todo[j]]['error'] = err
-        if not ok: continue
-        out = score(pixels)
-        probs, features = out if isinstance(out, tuple) else (out, None)
-        sizes = _image_sizes([inputs[todo[j]][0] for j in ok]) if check else []
-        flags = check.flags(pixels, sizes, features) if check else [''] * len(ok)
-        for j, p, flag in zip(ok, np.asarray(probs, dtype=float), flags):
-            rows[todo[j]].update(prediction=PARASITIZED if p >= threshold else UNINFECTED, prob_parasitized=float(p),
-                                 refer=bool(abs(p - threshold) < refer_band) or bool(flag), flag=flag)
+    try:
+        for ok, pixels, errors in batches:
+            for j, err in errors.items(): rows[todo[j]]['error'] = err
+            if not ok: continue
+            out = score(pixels)
+            probs, features = out if isinstance(out, tuple) else (out, None)
+            sizes = _image_sizes([inputs[todo[j]][0] for j in ok]) if check else []
+            flags = check.flags(pixels, sizes, features) if check else [''] * len(ok)
+            for j, p, flag in zip(ok, np.asarray(probs, dtype=float), flags):
+                rows[todo[j]].update(prediction=PARASITIZED if p >= threshold else UNINFECTED, prob_parasitized=float(p),
+                                     refer=bool(abs(p - threshold) < refer_band) or bool(flag), flag=flag)
+    except KeyboardInterrupt:  # Ctrl-C: the finished rows are kept, the others say why they are empty
+        for r in rows:
+            if not r['prediction'] and not r['error']: r['error'] = 'not classified: interrupted (Ctrl-C)'
+        raise Interrupted(rows) from None
     return rows
 
 # %% ../nbs/api/01_runtime.ipynb #c3577ba2
@@ -237,7 +242,7 @@ class OnnxCells:
         self.meta = json.loads(props['malaria_fastai'])
         self.size, self.threshold, self.refer_band = self.meta['size'], self.meta.get('threshold', 0.5), self.meta.get('refer_band')
         self.mean, self.std = (np.array(self.meta[k], np.float32).reshape(1, 3, 1, 1) for k in ('mean', 'std'))
-        self.pos, self.input = self.meta['vocab'].index(PARASITIZED), self.session.get_inputs()[0].name
+        self.pos, self.input = class_index(self.meta['vocab'], path), self.session.get_inputs()[0].name
         self.has_features = FEATURES in [o.name for o in self.session.get_outputs()]
 
     def model_input(self, pixels:np.ndarray) -> np.ndarray:

@@ -105,7 +105,7 @@ def training_pixels(dls) -> np.ndarray:
 def validation_threshold(learn:Learner, dl, target_sensitivity:float, threshold:float=None, figure:Path=None) -> float:
     "`threshold`, else the one finding `target_sensitivity` of the parasitized cells of `dl`; their confusion matrix saved to `figure`."
     probs, targs = learn.get_preds(dl=dl)
-    pos = list(learn.dls.vocab).index(PARASITIZED)
+    pos = class_index(learn.dls.vocab)
     is_parasitized, prob = targs == pos, probs[:, pos]
     if threshold is None:
         threshold = sensitivity_threshold(is_parasitized, prob, target_sensitivity)
@@ -126,7 +126,7 @@ def distil_targets(dls, # fast `DataLoaders` (cells in memory) from `cell_datalo
         teacher = OnnxCells(onnx_for(t, 'onnx'))
         if teacher.size != dls.size: raise ValueError(f"teacher {t} sees {teacher.size} px cells, the student {dls.size} px")
         p += np.concatenate([teacher.prob_parasitized(pixels[i:i+bs]) for i in range(0, len(ds), bs)]) / len(teachers)
-    pos = list(dls.vocab).index(PARASITIZED)
+    pos = class_index(dls.vocab)
     soft = torch.empty(len(ds), 2)
     soft[:, pos], soft[:, 1 - pos] = torch.from_numpy(p), torch.from_numpy(1 - p)
     return soft
