@@ -161,6 +161,25 @@ def test_a_changed_onnx_twin_is_refused_on_every_path(trained, cells, tmp_path):
     res = run_cli('predict', cells, '--model', tmp_path/'model.onnx', check=False)
     assert res.returncode != 0 and '--trust-model' in res.stderr
 
+def test_a_model_with_renamed_classes_is_a_clear_error(trained, cells, tmp_path):
+    "Issue 14: a renamed class gave a raw traceback; its outputs must never be read as these calls."
+    import json
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    from malaria_fastai.core import write_checksum
+    from malaria_fastai.runtime import OnnxCells, write_onnx_meta
+    out, _ = trained
+    for f in ('model.onnx', 'model.safetensors'): shutil.copy(out/f, tmp_path/f)
+    write_checksum(write_onnx_meta(tmp_path/'model.onnx', dict(OnnxCells(out/'model.onnx').meta, vocab=['Infected', 'Uninfected'])))
+    with safe_open(str(out/'model.safetensors'), 'pt') as f:
+        meta, state = json.loads(f.metadata()['malaria_fastai']), {k: f.get_tensor(k) for k in f.keys()}
+    save_file(state, str(tmp_path/'model.safetensors'), {'malaria_fastai': json.dumps(dict(meta, vocab=['Infected', 'Uninfected']))})
+    write_checksum(tmp_path/'model.safetensors')
+    for engine in ('onnx', 'torch'):
+        res = run_cli('predict', cells, '--model', tmp_path/'model.pkl', '--engine', engine, check=False)
+        assert res.returncode == 1 and "calls cells ['Infected', 'Uninfected']" in res.stderr, (engine, res.stderr)
+        assert 'Traceback' not in res.stderr
+
 def test_names_without_patient_ids_are_said_loudly(trained, cells, tmp_path):
     "Issue 14: the tiny images renamed cellN.png silently became 224 patients and a random 'patient' split."
     from malaria_fastai.data import patient_id
