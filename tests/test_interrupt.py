@@ -45,3 +45,32 @@ def test_ctrl_c_in_predict_writes_every_row_and_exits_130(cells, tmp_path):
     stopped = rows.error == 'not classified: interrupted (Ctrl-C)'
     assert stopped.any() and (rows.prediction != '').any()  # finished rows kept, the rest say why they are empty
     assert ((rows.prediction != '') | (rows.error != '')).all()
+
+def test_ctrl_c_in_training_keeps_its_epochs_and_resuming_repeats_the_uninterrupted_run(cells, tmp_path):
+    "Issue 14: Ctrl-C keeps finished work; a truncated checkpoint falls back to the epoch before; a resumed run diverged (no RNG state)."
+    import numpy as np
+    from safetensors.numpy import load_file
+    args = lambda out: ['train', '--data', cells, '--no-pretrained', '--epochs', 5, '--size', 32, '--bs', 16, '--out', out]
+    run_cli(*args(tmp_path/'whole'))
+    run = tmp_path/'run'
+    proc = _start(*args(run))
+    deadline = time.time() + 300
+    while not (run/'checkpoints'/'scratch_epoch_1.pth').exists():
+        assert proc.poll() is None and time.time() < deadline, 'training ended or stalled before its second checkpoint'
+        time.sleep(0.01)
+    took, _, err = _interrupt(proc, timeout=60)
+    assert proc.returncode == 130 and took < 15 and 'Traceback' not in err, (proc.returncode, took, err[-2000:])
+    assert 'run it again with --resume' in err
+    assert not (run/'.lock').exists() and not (run/'model.pkl').exists()
+    saved = sorted(int(p.stem.split('_')[-1]) for p in (run/'checkpoints').glob('scratch_epoch_*.pth'))
+    assert len(saved) == 2 and saved[-1] < 4  # the two newest epochs, training not finished
+    newest = run/'checkpoints'/f'scratch_epoch_{saved[-1]}.pth'
+    newest.write_bytes(newest.read_bytes()[:newest.stat().st_size // 2])  # a crash left it truncated
+    res = run_cli(*args(run), '--resume')
+    assert 'cannot be read' in res.stdout and f'resuming stage scratch after epoch {saved[0]} of 5' in res.stdout, res.stdout
+    whole, resumed = (pd.read_csv(r/'history.csv') for r in (tmp_path/'whole', run))
+    cols = ['train_loss', 'valid_loss', 'accuracy', 'sensitivity', 'specificity', 'roc_auc']
+    assert resumed.epoch.tolist() == [0, 1, 2, 3, 4]
+    assert np.allclose(whole[cols].values, resumed[cols].values, atol=1e-6, rtol=0), (whole[cols], resumed[cols])
+    a, b = (load_file(str(r/'model.safetensors')) for r in (tmp_path/'whole', run))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)  # the same model, bit for bit
