@@ -9,11 +9,11 @@ __all__ = ['PARASITIZED', 'UNINFECTED', 'CLASSES', 'NIH_URL', 'NIH_BYTES', 'DEFA
            'MAX_PIXELS', 'WeightsUnavailableError', 'settings_file', 'shipped_dir', 'installed_defaults', 'settings',
            'setting', 'first_given', 'replace_when_done', 'FolderInUseError', 'run_lock', 'scratch_folder',
            'ModelIntegrityError', 'sha256_file', 'write_checksum', 'verify_checksum', 'class_index',
-           'shipped_model_dirs', 'verify_shipped', 'default_model', 'read_cell', 'cell_pixels', 'decode_cell',
-           'list_inputs', 'decoded_batches', 'with_progress', 'Interrupted']
+           'installed_version', 'made_with', 'check_versions', 'shipped_model_dirs', 'verify_shipped', 'default_model',
+           'read_cell', 'cell_pixels', 'decode_cell', 'list_inputs', 'decoded_batches', 'with_progress', 'Interrupted']
 
 # %% ../nbs/api/00_core.ipynb #8fa22da0
-import glob, os, re, shutil, tempfile
+import glob, os, re, shutil, sys, tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -196,6 +196,35 @@ def class_index(vocab, # a model's classes, in the order of its outputs
         raise ModelIntegrityError(f"{model} calls cells {vocab}, not {list(CLASSES)}: it was trained for another task or on "
                                   "renamed class folders, so its outputs cannot be read as these calls")
     return vocab.index(cls)
+
+
+# %% ../nbs/api/00_core.ipynb #2dbc78ee
+def installed_version(lib:str) -> str|None:
+    "The installed version of `lib`, read from its package metadata (nothing is imported); `None` where it is not installed."
+    from importlib.metadata import version, PackageNotFoundError
+    if lib in sys.modules: return sys.modules[lib].__version__  # already loaded: its own word (torch's has its build, '+cu130')
+    if lib == 'malaria_fastai': return version('malaria-fastai')
+    try: return version(lib)
+    except PackageNotFoundError: return None
+
+def made_with() -> dict:
+    "The versions of this package, fastai and torch installed here: what every artefact records of how it was made."
+    return {lib: installed_version(lib) for lib in ('malaria_fastai', 'fastai', 'torch')}
+
+def check_versions(made:dict, # a run record: the versions it was made with
+                   model:Path, # the file it came from, named in the error
+                   parts:dict=None, # version parts that must agree, per library; default: fastai's minor, torch's major
+                  ):
+    "Raise unless the run record `made` names each library of `parts` at a version compatible with the installed one."
+    parts = parts or dict(fastai=2, torch=1)  # fastai pickles need the same minor version; torch the same major one
+    missing = [k for k in parts if k not in made]
+    if missing: raise ModelIntegrityError(f"{model} does not record the {' and '.join(missing)} version it was made with "
+                                          "(not this project's export, or a very old one): export it again")
+    here = {k: installed_version(k) for k in parts}
+    bad = [k for k,n in parts.items() if here[k] and made[k].split('.')[:n] != here[k].split('.')[:n]]
+    if bad: raise ModelIntegrityError(f"{model} was exported with " + ', '.join(f'{k} {made[k]}' for k in bad) +
+                                      "; this environment has " + ', '.join(f'{k} {here[k]}' for k in bad) +
+                                      ": install the versions it was made with, or export it again")
 
 
 # %% ../nbs/api/00_core.ipynb #00bdb809

@@ -14,7 +14,7 @@ import numpy as np, pandas as pd, torch, fastai
 from fastai.vision.all import Learner, load_learner
 from .core import *
 from .runtime import COLUMNS, InputCheck, classify, onnx_for, predict_onnx
-from .learner import (preprocessing, cell_scores, model_input, export_onnx, check_versions, weights_file, save_weights,
+from .learner import (preprocessing, cell_scores, model_input, export_onnx, weights_file, save_weights,
                                     learner_from_weights)
 
 # %% ../nbs/api/06_inference.ipynb #d2e95572
@@ -37,7 +37,11 @@ def load_model(model=None, # an export (`model.pkl`) or its weights (`model.safe
     verify_checksum(model, trust)  # where a checksum is given, corruption is still caught
     record = model.with_suffix('.json')
     if record.exists(): check_versions(json.loads(record.read_text()), model)
-    learn = load_learner(model, cpu=True)  # fastai warns that it unpickles: that warning stays
+    try: learn = load_learner(model, cpu=True)  # fastai warns that it unpickles: that warning stays
+    except Exception as e:
+        raise ModelIntegrityError(f"{model} cannot be unpickled ({type(e).__name__}: {str(e)[:200]}): not a fastai export, or one "
+                                  "made with other fastai or torch versions than these") from None
+    if not record.exists() and 'fastai' in getattr(learn, 'meta', {}): check_versions(learn.meta, model)  # the record inside
     class_index(learn.dls.vocab, model)
     learn.model.float()  # a compact export keeps half-precision weights
     return learn

@@ -7,16 +7,14 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/learner.html.md"""
 # %% auto #0
 __all__ = ['ARCHS', 'clinical_metrics', 'sensitivity_threshold', 'CellLoss', 'FloatWeights', 'cell_learner', 'cpu_has_bf16',
            'CPUBFloat16', 'mixed_precision_cbs', 'preprocessing', 'model_input', 'flip_tta', 'with_features',
-           'cell_scores', 'prob_parasitized', 'export_onnx', 'check_versions', 'weights_file', 'save_weights',
-           'learner_from_weights']
+           'cell_scores', 'prob_parasitized', 'export_onnx', 'weights_file', 'save_weights', 'learner_from_weights']
 
 # %% ../nbs/api/03_learner.ipynb #c7991506
 import json, warnings
 from functools import partial
 from pathlib import Path
 from urllib.error import URLError
-import numpy as np, sklearn.metrics as skm, torch, torchvision, fastai
-import malaria_fastai
+import numpy as np, sklearn.metrics as skm, torch, torchvision
 import torch.nn.functional as F
 from fastai.vision.all import (Learner, vision_learner, resnet18, resnet50, accuracy, error_rate, CrossEntropyLossFlat,
                                LabelSmoothingCrossEntropyFlat, Resize, Normalize, MixedPrecision, Callback, default_device, L)
@@ -163,7 +161,7 @@ def export_onnx(learn:Learner, dest:Path, atol:float=1e-4) -> Path:
     "Write `learn`'s model (softmax and features) to ONNX at `dest`, preprocessing and run record in its metadata, checked against torch."
     from malaria_fastai.runtime import OnnxCells, write_onnx_meta, add_feature_output
     size, mean, std = preprocessing(learn)
-    meta = dict(getattr(learn, 'meta', {}), size=size, mean=mean.flatten().tolist(), std=std.flatten().tolist(),
+    meta = dict(getattr(learn, 'meta', {}), **made_with(), size=size, mean=mean.flatten().tolist(), std=std.flatten().tolist(),
                 vocab=list(learn.dls.vocab))
     net = torch.nn.Sequential(learn.model, torch.nn.Softmax(1)).cpu().eval()
     with replace_when_done(dest) as tmp:
@@ -180,19 +178,6 @@ def export_onnx(learn:Learner, dest:Path, atol:float=1e-4) -> Path:
     learn.model.eval()
     return Path(dest)
 
-# %% ../nbs/api/03_learner.ipynb #1e626286
-def check_versions(made:dict, # a run record: the versions it was made with
-                   model:Path, # the file it came from, named in the error
-                   parts:dict=None, # version parts that must agree, per library; default: fastai's minor, torch's major
-                  ):
-    "Raise if the run record `made` names a library version incompatible with the installed one."
-    here = dict(fastai=fastai.__version__, torch=torch.__version__, malaria_fastai=malaria_fastai.__version__)
-    parts = parts or dict(fastai=2, torch=1)  # fastai pickles need the same minor version; torch the same major one
-    bad = [k for k,n in parts.items() if k in made and made[k].split('.')[:n] != here[k].split('.')[:n]]
-    if bad: raise ModelIntegrityError(f"{model} was exported with " + ', '.join(f'{k} {made[k]}' for k in bad) +
-                                      "; this environment has " + ', '.join(f'{k} {here[k]}' for k in bad) +
-                                      f": install the versions it was made with, or export it again")
-
 # %% ../nbs/api/03_learner.ipynb #c2a3a3c4
 def weights_file(model) -> Path:
     "The safetensors weights that go with an export: `model.pkl` -> `model.safetensors`."
@@ -203,8 +188,7 @@ def save_weights(learn:Learner, dest:Path, half:bool=False) -> Path:
     from safetensors.torch import save_file
     cast = lambda v: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
     state = {k: cast(v) for k,v in learn.model.state_dict().items()}
-    versions = dict(malaria_fastai=malaria_fastai.__version__, fastai=fastai.__version__, torch=torch.__version__)
-    record = dict(getattr(learn, 'meta', {}), **versions)
+    record = dict(getattr(learn, 'meta', {}), **made_with())
     with replace_when_done(dest) as tmp: save_file(state, str(tmp), metadata={'malaria_fastai': json.dumps(record)})
     write_checksum(dest)
     return Path(dest)

@@ -242,6 +242,7 @@ class OnnxCells:
         self.meta = json.loads(props['malaria_fastai'])
         self.size, self.threshold, self.refer_band = self.meta['size'], self.meta.get('threshold', 0.5), self.meta.get('refer_band')
         self.mean, self.std = (np.array(self.meta[k], np.float32).reshape(1, 3, 1, 1) for k in ('mean', 'std'))
+        check_versions(self.meta, path, dict(malaria_fastai=2))  # the recipe's conventions: preprocessing, vocab, threshold
         self.pos, self.input = class_index(self.meta['vocab'], path), self.session.get_inputs()[0].name
         self.has_features = FEATURES in [o.name for o in self.session.get_outputs()]
 

@@ -13,9 +13,8 @@ __all__ = ['train_state', 'set_train_state', 'AtomicSaveModelCallback', 'EpochCS
 import base64, json, os, random, re, sys
 from pathlib import Path
 import matplotlib.pyplot as plt
-import numpy as np, pandas as pd, torch, fastai
+import numpy as np, pandas as pd, torch
 from fastai.vision.all import Callback, Learner, SaveModelCallback, CSVLogger, set_seed
-import malaria_fastai
 from .core import *
 from .data import *
 from .learner import *
@@ -163,7 +162,7 @@ def run_meta(dls, **kw) -> dict:
     train_patients, valid_patients = ({patient_id(dls.files[i]) for i in idx} for idx in dls.splits)
     return dict(kw, vocab=list(dls.vocab), train_patients=sorted(train_patients), valid_patients=sorted(valid_patients),
                 train_cells=len(dls.splits[0]), valid_cells=len(dls.splits[1]),
-                malaria_fastai=malaria_fastai.__version__, fastai=fastai.__version__, torch=torch.__version__)
+                **made_with())
 
 def training_pixels(dls) -> np.ndarray:
     "The training cells of `dls` as uint8 (n, size, size, 3), for calibrating the `InputCheck` stored with the model."
