@@ -6,11 +6,12 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/core.html.md"""
 
 # %% auto #0
 __all__ = ['PARASITIZED', 'UNINFECTED', 'CLASSES', 'NIH_URL', 'NIH_BYTES', 'DEFAULTS', 'SETTING_TYPES', 'SHIPPED_SHA256',
-           'MAX_PIXELS', 'WeightsUnavailableError', 'settings_file', 'shipped_dir', 'installed_defaults', 'settings',
-           'setting', 'first_given', 'replace_when_done', 'FolderInUseError', 'run_lock', 'scratch_folder',
-           'ModelIntegrityError', 'sha256_file', 'write_checksum', 'verify_checksum', 'class_index',
-           'installed_version', 'made_with', 'check_versions', 'shipped_model_dirs', 'verify_shipped', 'default_model',
-           'read_cell', 'cell_pixels', 'decode_cell', 'list_inputs', 'decoded_batches', 'with_progress', 'Interrupted']
+           'MAX_PIXELS', 'DECODE_THREADS', 'WeightsUnavailableError', 'settings_file', 'shipped_dir',
+           'installed_defaults', 'settings', 'setting', 'first_given', 'replace_when_done', 'FolderInUseError',
+           'run_lock', 'scratch_folder', 'ModelIntegrityError', 'sha256_file', 'write_checksum', 'verify_checksum',
+           'class_index', 'installed_version', 'made_with', 'check_versions', 'shipped_model_dirs', 'verify_shipped',
+           'default_model', 'read_cell', 'cell_pixels', 'decode_cell', 'list_inputs', 'decoded_batches',
+           'with_progress', 'Interrupted']
 
 # %% ../nbs/api/00_core.ipynb #8fa22da0
 import glob, os, re, shutil, sys, tempfile
@@ -256,6 +257,7 @@ def default_model() -> Path:
 
 # %% ../nbs/api/00_core.ipynb #26eaa309
 MAX_PIXELS = 4096 * 4096  # a 4000x3000 microscope field fits; each decoding thread holds at most 50 MB
+DECODE_THREADS = min(os.cpu_count() or 1, 8)  # decoding threads at most: memory stays bounded (8 x 50 MB) on any machine
 
 def read_cell(fn) -> Image.Image:
     "Decode image file `fn` fully to RGB; raises on unreadable files and on images over `MAX_PIXELS`."
@@ -300,7 +302,7 @@ def list_inputs(items) -> list[tuple[Path, str]]:
 # %% ../nbs/api/00_core.ipynb #d7de125b
 def decoded_batches(paths, size:int, bs:int=64, n_workers:int=None):
     "Yield `(positions, pixels, errors)` for each batch of `paths`: uint8 (n, size, size, 3) of the readable ones, `{position: reason}` for the rest."
-    batches, n_workers = [list(range(i, min(i+bs, len(paths)))) for i in range(0, len(paths), bs)], n_workers or os.cpu_count()
+    batches, n_workers = [list(range(i, min(i+bs, len(paths)))) for i in range(0, len(paths), bs)], n_workers or DECODE_THREADS
     decode_part = lambda part: [decode_cell(paths[i], size) for i in part]
     ex = ThreadPoolExecutor(n_workers)  # one task per worker and batch: a task per file costs more than it decodes
     submit = lambda b: [ex.submit(decode_part, part) for part in np.array_split(b, min(n_workers, len(b)))]

@@ -208,7 +208,7 @@ def unreadable_images(files, n_workers:int=None) -> dict:
     def reason(fn):
         try: read_cell(fn)
         except Exception as e: return f'{type(e).__name__}: {e}'
-    with ThreadPoolExecutor(n_workers or os.cpu_count()) as ex: errors = list(ex.map(reason, files))
+    with ThreadPoolExecutor(n_workers or DECODE_THREADS) as ex: errors = list(ex.map(reason, files))
     return {f:e for f,e in zip(files, errors) if e}
 
 # %% ../nbs/api/02_data.ipynb #fda87d23

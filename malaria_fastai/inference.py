@@ -71,7 +71,7 @@ def predict(items, # files and/or folders of cell images
             threshold:float=None, # call a cell parasitized when `prob_parasitized >= threshold`; default the model's
             refer_band:float=None, # refer cells with `prob_parasitized` within this of the threshold; default the model's, else the setting
             engine:str='auto', # 'onnx', 'torch', or 'auto': ONNX where the model has its twin, else torch
-            n_workers:int=None, # threads decoding images; default the number of CPUs
+            n_workers:int=None, # threads decoding images; default `DECODE_THREADS` (the CPUs, at most 8)
             trust:bool=False, # load a model with no SHA-256 beside it (see `load_model`)
             check:bool=True, # flag (and refer) images unlike the training cells, with the model's stored `InputCheck`
             progress:bool=False, # a fastprogress bar over the batches

@@ -158,7 +158,7 @@ def classify(items, # files and/or folders of cell images
              threshold:float=0.5, # call a cell parasitized when its probability is at least this
              refer_band:float=0.0, # mark `refer` when the probability lies within this of the threshold
              bs:int=64, # images per batch
-             n_workers:int=None, # decoding threads; default the number of CPUs
+             n_workers:int=None, # decoding threads; default `DECODE_THREADS` (the CPUs, at most 8)
              check:InputCheck=None, # flags (and refers) images unlike the training cells; `None` checks nothing
              progress:bool=False, # a fastprogress bar over the batches
             ) -> list[dict]:

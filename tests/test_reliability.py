@@ -242,7 +242,8 @@ def test_an_interrupted_download_leaves_nothing_and_is_restarted(cells, tmp_path
         assert list((tmp_path/'data').iterdir()) == []  # no partial file, nothing extracted
         res = run_cli('download', '--url', url, '--dest', tmp_path/'data')
         assert (Path(res.stdout.splitlines()[-1])/'Parasitized').is_dir()
-        assert (tmp_path/'data'/'cells.zip').read_bytes() == (www/'cells.zip').read_bytes()
+        from malaria_fastai.data import archive_name
+        assert (tmp_path/'data'/archive_name(url)).read_bytes() == (www/'cells.zip').read_bytes()
     finally: httpd.shutdown()
 
 def test_evaluate_reports_unreadable_labelled_images_and_goes_on(trained, cells, tmp_path):
