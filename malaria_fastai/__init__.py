@@ -1,4 +1,3 @@
-__version__ = "0.0.1"
 """The front door: `import malaria_fastai` is instant; `malaria_fastai.predict` and friends load their layer on first use.
 
 Docs: https://malaria-fastai.github.io/malaria_fastai/api/package.html.md"""
@@ -9,6 +8,8 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/package.html.md"""
 __all__ = []
 
 # %% ../nbs/api/10_package.ipynb #2c3e320b
+__version__ = "0.0.1"  # the one place it is written: pyproject.toml reads it from here
+
 _LAZY = dict(predict='inference', load_model='inference', train='train', evaluate='evaluate', download='data', get_data='data',
              cell_dataloaders='data', cell_learner='learner', export_onnx='learner', predict_onnx='runtime',
              OnnxCells='runtime', quantize_onnx='runtime', settings='core', setting='core')

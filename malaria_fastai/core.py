@@ -7,14 +7,14 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/core.html.md"""
 # %% auto #0
 __all__ = ['PARASITIZED', 'UNINFECTED', 'CLASSES', 'NIH_URL', 'NIH_BYTES', 'DEFAULTS', 'SETTING_TYPES', 'SHIPPED_SHA256',
            'MAX_PIXELS', 'DECODE_THREADS', 'WeightsUnavailableError', 'settings_file', 'shipped_dir',
-           'installed_defaults', 'settings', 'setting', 'first_given', 'replace_when_done', 'FolderInUseError',
-           'run_lock', 'scratch_folder', 'ModelIntegrityError', 'sha256_file', 'write_checksum', 'verify_checksum',
-           'class_index', 'installed_version', 'made_with', 'check_versions', 'shipped_model_dirs', 'verify_shipped',
-           'default_model', 'read_cell', 'cell_pixels', 'decode_cell', 'list_inputs', 'decoded_batches',
-           'with_progress', 'Interrupted']
+           'installed_defaults', 'settings', 'setting', 'first_given', 'use_settings', 'replace_when_done',
+           'FolderInUseError', 'run_lock', 'scratch_folder', 'ModelIntegrityError', 'sha256_file', 'write_checksum',
+           'verify_checksum', 'class_index', 'installed_version', 'made_with', 'check_versions', 'shipped_model_dirs',
+           'verify_shipped', 'default_model', 'read_cell', 'cell_pixels', 'decode_cell', 'list_inputs',
+           'decoded_batches', 'with_progress', 'Interrupted']
 
 # %% ../nbs/api/00_core.ipynb #8fa22da0
-import glob, os, re, shutil, sys, tempfile
+import functools, glob, inspect, os, re, shutil, sys, tempfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,6 +82,21 @@ def setting(key:str, value=None):
 def first_given(*values):
     "The first of `values` that is not `None` (an argument, then what a model stores, then a default)."
     return next((v for v in values if v is not None), None)
+
+# %% ../nbs/api/00_core.ipynb #945757fd
+def use_settings(f):
+    "Decorate `f` so that each of its arguments named like a setting (`DEFAULTS`) and left `None` takes that setting when called."
+    sig = inspect.signature(f)
+    named = [n for n in sig.parameters if n in DEFAULTS]
+    @functools.wraps(f)
+    def filled(*args, **kwargs):
+        bound = sig.bind(*args, **kwargs)
+        for n in named:
+            if bound.arguments.get(n) is None: bound.arguments[n] = setting(n)
+        return f(*bound.args, **bound.kwargs)
+    filled.settings = named  # which arguments it fills, e.g. for a CLI to show the defaults in force
+    return filled
+
 
 # %% ../nbs/api/00_core.ipynb #9ba0337d
 @contextmanager

@@ -306,10 +306,10 @@ def held_out_split(valid_patients):
     return split
 
 # %% ../nbs/api/02_data.ipynb #a186f34b
+@use_settings
 def make_splitter(split:str=None, valid_pct:float=None, seed:int=None, valid_patients=None):
     "fastai splitter: `held_out_split(valid_patients)` when given, else 'patient' (`patient_split`), 'random' (the seed's) or 'none'."
     if valid_patients is not None: return held_out_split(valid_patients)
-    split, valid_pct, seed = setting('split', split), setting('valid_pct', valid_pct), setting('seed', seed)
     if split == 'none': return held_out_split([])  # every cell trains: a final model whose threshold comes from cross-validation
     if split == 'patient': return partial(patient_split, valid_pct=valid_pct, seed=seed)
     if split == 'random': return RandomSplitter(valid_pct, seed=seed)
@@ -336,11 +336,12 @@ def split_summary(files, train_idx, valid_idx) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 # %% ../nbs/api/02_data.ipynb #f82ab582
+@use_settings
 def cell_datablock(size:int=None, splitter=None) -> DataBlock:
     "The seed's `DataBlock`: class-folder labels, `splitter` (default `make_splitter()`), squish resize to `size`, flips, ImageNet stats."
     return DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=list(CLASSES))), get_y=parent_label,
                      splitter=splitter or make_splitter(),
-                     item_tfms=Resize(setting('size', size), method=ResizeMethod.Squish),
+                     item_tfms=Resize(size, method=ResizeMethod.Squish),
                      batch_tfms=[RandomFlips(), Normalize.from_stats(*imagenet_stats)])
 
 # %% ../nbs/api/02_data.ipynb #397e0369
@@ -373,6 +374,7 @@ class CellArrayDL(TfmdDL):
             yield TensorImage(self.dataset.pixels[b]), TensorCategory(self.dataset.labels[b])
 
 # %% ../nbs/api/02_data.ipynb #13daffa5
+@use_settings
 def cell_dataloaders(path:Path=None, # a folder holding the class folders (at any depth); default `get_data()`
                      size:int=None, # square side the cells are squished to
                      bs:int=None, # batch size
@@ -385,7 +387,7 @@ def cell_dataloaders(path:Path=None, # a folder holding the class folders (at an
                      **kwargs, # passed to the `DataLoader`s
                     ) -> DataLoaders:
     "`DataLoaders` for the cells under `path`, unreadable images reported and left out before any epoch."
-    path, size, bs = class_root(path) if path else get_data(), setting('size', size), setting('bs', bs)
+    path = class_root(path) if path else get_data()
     check_class_folders(path)
     files = cell_files(path)
     if fast: pixels, bad = decode_cells(files, size)

@@ -82,6 +82,7 @@ class FloatWeights(Callback):
     before_fit = before_validate = _to_float
 
 # %% ../nbs/api/03_learner.ipynb #252fac3d
+@use_settings
 def cell_learner(dls, # `DataLoaders` from `cell_dataloaders`
                  arch:str=None, # 'resnet18' or 'resnet50'
                  pretrained:bool=None, # start from ImageNet weights (downloaded once by torchvision)
@@ -89,9 +90,8 @@ def cell_learner(dls, # `DataLoaders` from `cell_dataloaders`
                  **kwargs, # passed to `vision_learner`, e.g. `path`, `model_dir`
                 ) -> Learner:
     "A `vision_learner` for the cells in `dls`: `CellLoss`, `clinical_metrics`, `FloatWeights`, body frozen when `pretrained`."
-    arch, pretrained, eps = setting('arch', arch), setting('pretrained', pretrained), setting('label_smoothing', label_smoothing)
     if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
-    loss_func = CellLoss(eps=eps, pos=class_index(dls.vocab))
+    loss_func = CellLoss(eps=label_smoothing, pos=class_index(dls.vocab))
     kwargs = dict(loss_func=loss_func, metrics=clinical_metrics(dls.vocab), cbs=FloatWeights(), **kwargs)
     try: return vision_learner(dls, ARCHS[arch], pretrained=pretrained, **kwargs)
     except URLError as e: raise WeightsUnavailableError(_weights_help(arch, e)) from e

@@ -201,6 +201,7 @@ def distil_targets(dls, # fast `DataLoaders` (cells in memory) from `cell_datalo
     return soft
 
 # %% ../nbs/api/05_train.ipynb #37859b68
+@use_settings
 def train(data=None, # data source: a folder, an archive path or URL; default `data_source()`
           arch:str=None, # 'resnet18' or 'resnet50'
           size:int=None, # side of the square the cells are squished to
@@ -228,10 +229,6 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
           keep_checkpoints:bool=False, # keep every epoch's checkpoint; default the last (to resume from) and the best
          ) -> Learner:
     "Train a cell classifier with the seed's recipe; leave checkpoints, `history.csv`, plots and `model.pkl` in `out_dir`."
-    arch, size, pretrained, seed = setting('arch', arch), setting('size', size), setting('pretrained', pretrained), setting('seed', seed)
-    split, bs = setting('split', split), setting('bs', bs)
-    valid_pct, epochs, freeze_epochs = setting('valid_pct', valid_pct), setting('epochs', epochs), setting('freeze_epochs', freeze_epochs)
-    lr, lr_low, lr_high = setting('lr', lr), setting('lr_low', lr_low), setting('lr_high', lr_high)
     out_dir = Path(out_dir or Path(setting('models_dir'))/f'{arch}_{size}px')
     with run_lock(out_dir):  # one run per folder: two would interleave checkpoints and history
         set_seed(seed, reproducible=True)
@@ -240,7 +237,6 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
         if teachers: dls.train.dataset.labels = distil_targets(dls, teachers)
         has_valid = len(dls.splits[1]) > 0
         if not has_valid and threshold is None: raise ValueError("no validation cells to set the threshold on: pass one (e.g. from cross-validation)")
-        label_smoothing = setting('label_smoothing', label_smoothing)
         learn = cell_learner(dls, arch, pretrained, label_smoothing, path=out_dir, model_dir='checkpoints')
         stages = [('frozen', freeze_epochs, lr), ('unfrozen', epochs, slice(lr_low, lr_high))] if pretrained else [('scratch', epochs, lr)]
         fig, axs = plt.subplots(1, len(stages), figsize=(6*len(stages), 4), squeeze=False)
@@ -251,7 +247,6 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
                 history.append(fit_stage(learn, stage, n, stage_lr, ax, resume, restore_best and has_valid, keep_checkpoints))
         with replace_when_done(out_dir/'history.csv') as tmp: pd.concat(history).to_csv(tmp, index=False)
         save_figure(fig, out_dir/'losses.png')
-        target_sensitivity = setting('target_sensitivity', target_sensitivity)
         if has_valid: threshold = validation_threshold(learn, dls.valid, target_sensitivity, threshold, out_dir/'confusion_matrix.png')
         if valid_patients is not None: split = 'held_out' if has_valid else 'none'
         learn.meta = run_meta(dls, arch=arch, size=size, pretrained=pretrained, split=split, valid_pct=valid_pct, seed=seed,
