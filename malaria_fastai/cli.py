@@ -11,7 +11,7 @@ __all__ = ['BATCH', 'RATE', 'SHARE', 'RECIPE', 'AFTER_CTRL_C', 'bounded', 'parse
 import argparse, contextlib, sys, tempfile
 from pathlib import Path
 from .core import *
-from .runtime import COLUMNS, OnnxCells, onnx_for, onnx_twin, predict_onnx, summarize
+from .runtime import COLUMNS, OnnxCells, onnx_for, onnx_twin, predict_onnx, calls_summary
 
 # %% ../nbs/api/09_cli.ipynb #70a50678
 def _download(args) -> int:
@@ -88,7 +88,7 @@ def _predict(args) -> int:
     if sys.stderr.isatty(): print(file=sys.stderr)  # end the progress line
     _write_rows(rows, args.out, args.format)
     flagged = sum(bool(r['flag']) for r in rows)
-    print(f"{used}\n{summarize(rows)}; {flagged} flagged as not like the training cells (reason in the flag column)" +
+    print(f"{used}\n{calls_summary(rows)}; {flagged} flagged as not like the training cells (reason in the flag column)" +
           (f"\nwritten to {args.out}" if args.out else ''), file=sys.stderr)
     if used.startswith('interrupted'): return 130
     if not any(r['prediction'] for r in rows):

@@ -16,7 +16,7 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 import sklearn.metrics as skm
 from .core import *
-from .data import get_data, cell_files, patient_id, patient_folds
+from .data import get_data, cell_files, cell_label, patient_id, patient_folds
 from .learner import sensitivity_threshold
 from .interpret import save_figure
 from .train import train
@@ -29,7 +29,7 @@ def fold_table(root:Path, n_folds:int=5, seed:int=0) -> pd.DataFrame:
     "One row per cell under `root`: `path` (relative to `root`), `patient`, `label` and its patient-grouped `fold`."
     files = cell_files(root)
     return pd.DataFrame(dict(path=[f.relative_to(root).as_posix() for f in files], patient=[patient_id(f) for f in files],
-                             label=[f.parent.name for f in files], fold=patient_folds(files, n_folds, seed)))
+                             label=[cell_label(f) for f in files], fold=patient_folds(files, n_folds, seed)))
 
 # %% ../nbs/api/08_crossval.ipynb #d0e5307a
 def fixed_folds(out:Path, table:pd.DataFrame, resume:bool=False) -> pd.DataFrame:

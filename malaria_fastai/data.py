@@ -6,7 +6,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/data.html.md"""
 
 # %% auto #0
 __all__ = ['MAX_UNPACKED', 'MAX_RATIO', 'data_source', 'archive_name', 'download', 'class_root', 'unsafe_entries',
-           'archive_images', 'check_unpacked_size', 'extract', 'get_data', 'image_files', 'cell_files',
+           'archive_images', 'check_unpacked_size', 'extract', 'get_data', 'image_files', 'cell_files', 'cell_label',
            'check_class_folders', 'unreadable_images', 'RandomFlips', 'read_patient_map', 'patient_map', 'patient_id',
            'unknown_patients', 'field_id', 'patient_folds', 'patient_split', 'held_out_split', 'make_splitter',
            'train_without', 'split_summary', 'cell_datablock', 'decode_cells', 'CellArrays', 'CellArrayDL',
@@ -27,7 +27,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from fastdownload import download_url
 from fastai.vision.all import (DataBlock, DataLoaders, TfmdDL, ImageBlock, CategoryBlock, Categorize, RandomSplitter, IndexSplitter,
                                parent_label, image_extensions, RandTransform, Resize, ResizeMethod, Normalize,
-                               IntToFloatTensor, TensorImage, TensorCategory, PILImage, imagenet_stats)
+                               IntToFloatTensor, TensorImage, TensorCategory, imagenet_stats)
 from .core import *
 
 # %% ../nbs/api/02_data.ipynb #85f430c7
@@ -195,6 +195,10 @@ def cell_files(path:Path) -> list[Path]:
     "Image files in the class folders of `path`."
     return [f for c in CLASSES for f in image_files(Path(path)/c)]
 
+def cell_label(fn) -> str:
+    "The label of cell file `fn`: the name of its class folder, as fastai's `parent_label` reads it."
+    return parent_label(fn)
+
 def check_class_folders(path:Path):
     "Raise, before any training, if `path` has a subfolder of images that is not one of the two classes."
     unknown = sorted(d.name for d in Path(path).iterdir() if d.is_dir() and d.name not in CLASSES
@@ -280,7 +284,7 @@ def field_id(fn) -> str:
 def patient_folds(files, n_folds:int=5, seed:int=0) -> np.ndarray:
     "Fold (0 to `n_folds`-1) of each of `files`: seeded `StratifiedGroupKFold` by patient, stratified by class."
     _need_patients(files, 'a split by patient')
-    labels, groups = [parent_label(f) for f in files], [patient_id(f) for f in files]
+    labels, groups = [cell_label(f) for f in files], [patient_id(f) for f in files]
     n_groups = len(set(groups))
     if n_groups < n_folds: raise ValueError(f"{n_folds} patient folds need at least {n_folds} patients, found {n_groups}")
     folds = np.full(len(files), -1)
@@ -293,7 +297,7 @@ def patient_split(files, valid_pct:float=0.2, seed:int=42):
     n_groups = len({patient_id(f) for f in files})
     if n_groups < 2: raise ValueError(f"a patient split needs at least 2 patients, found {n_groups}")
     valid = patient_folds(files, min(n_groups, max(2, round(1/valid_pct))), seed) == 0
-    missing = set(CLASSES) - {parent_label(f) for f,v in zip(files, valid) if v}
+    missing = set(CLASSES) - {cell_label(f) for f,v in zip(files, valid) if v}
     if missing: raise ValueError(f"the patient split left no {' or '.join(missing)} cell in validation: more patients are needed")
     return list(np.flatnonzero(~valid)), list(np.flatnonzero(valid))
 
@@ -332,7 +336,7 @@ def split_summary(files, train_idx, valid_idx) -> pd.DataFrame:
     for side, idx in (('train', train_idx), ('valid', valid_idx)):
         fs = [files[i] for i in idx]
         rows[side] = dict(patients=len({patient_id(f) for f in fs}), images=len(fs),
-                          **{c: sum(parent_label(f) == c for f in fs) for c in CLASSES})
+                          **{c: sum(cell_label(f) == c for f in fs) for c in CLASSES})
     return pd.DataFrame(rows).T
 
 # %% ../nbs/api/02_data.ipynb #f82ab582
@@ -394,7 +398,7 @@ def cell_dataloaders(path:Path=None, # a folder holding the class folders (at an
     else: bad = unreadable_images(files)
     for f,why in bad.items(): print(f"skipped unreadable image {f}: {why}")
     files = [f for f in files if f not in bad]
-    counts = {c: sum(f.parent.name == c for f in files) for c in CLASSES}
+    counts = {c: sum(cell_label(f) == c for f in files) for c in CLASSES}
     if not all(counts.values()): raise ValueError(f"need images of both classes under {path}, found {counts}")
     print(f"{len(files)} images ({', '.join(f'{n} {c}' for c,n in counts.items())}); {len(bad)} unreadable skipped")
     splitter = train_without(make_splitter(split, valid_pct, seed, valid_patients), path, exclude_train)
@@ -403,7 +407,7 @@ def cell_dataloaders(path:Path=None, # a folder holding the class folders (at an
         idxs = dls.splits
     else:
         idxs = splitter(files)
-        labels = torch.tensor([CLASSES.index(f.parent.name) for f in files])
+        labels = torch.tensor([CLASSES.index(cell_label(f)) for f in files])
         tfms = lambda: [IntToFloatTensor(), RandomFlips(), Normalize.from_stats(*imagenet_stats)]
         dl = lambda idx, train: CellArrayDL(CellArrays(pixels[idx], labels[idx], CLASSES), bs=bs, shuffle=train,
                                             drop_last=train, after_batch=tfms(), **{'num_workers': 0, **kwargs})

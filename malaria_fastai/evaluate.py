@@ -7,7 +7,8 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/evaluate.html.md"""
 # %% auto #0
 __all__ = ['HEADLINE', 'labelled_cells', 'leaked_cells', 'undefined_scores', 'clinical_scores', 'patient_draws',
            'bootstrap_scores', 'bootstrap_ci', 'referral_table', 'band_for_sensitivity', 'parasitemia_table',
-           'grad_cam', 'grad_cam_gallery', 'curve_figures', 'scores_with_ci', 'format_score', 'evaluate', 'summary']
+           'grad_cam', 'grad_cam_gallery', 'curve_figures', 'scores_with_ci', 'format_score', 'evaluate',
+           'report_summary']
 
 # %% ../nbs/api/07_evaluate.ipynb #2c338e4c
 import json, warnings
@@ -18,7 +19,7 @@ import sklearn.metrics as skm
 from sklearn.calibration import CalibrationDisplay
 from fastai.vision.all import Learner, hook_output
 from .core import *
-from .data import class_root, cell_files, patient_id, field_id, unknown_patients
+from .data import class_root, cell_files, cell_label, patient_id, field_id, unknown_patients
 from .learner import preprocessing, model_input
 from .interpret import save_figure, confusion, plot_confusion, plot_top_losses
 from .inference import default_model, load_model, predict, operating_point
@@ -238,7 +239,7 @@ def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uni
     ok = df.error.eq('').values
     for f, e in zip(df.path[~ok], df.error[~ok]): print(f'skipped {f}: {e}')
     files = [f for f, k in zip(files, ok) if k]
-    y = np.array([f.parent.name == PARASITIZED for f in files])
+    y = np.array([cell_label(f) == PARASITIZED for f in files])
     pats, unknown = [patient_id(f) for f in files], len(unknown_patients(files))
     if unknown: warnings.warn(f"PATIENTS UNKNOWN: {unknown} of {len(files)} file names carry no NIH patient id: each such cell counts "
                               "as a patient of its own, so its intervals are per cell (narrower than by patient) and cells of the "
@@ -272,11 +273,11 @@ def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uni
     figs['grad_cam'] = grad_cam_gallery(learn, files, y, prob, threshold)
     report['figures'] = {name: str(save_figure(fig, out/f'{name}.png').name) for name, fig in figs.items()}
     with replace_when_done(out/'report.json') as tmp: tmp.write_text(json.dumps(report, indent=2))
-    print(summary(report))
+    print(report_summary(report))
     return report
 
 # %% ../nbs/api/07_evaluate.ipynb #2539a7eb
-def summary(report:dict) -> str:
+def report_summary(report:dict) -> str:
     "A few lines on a `report`: the headline metrics with their 95% intervals, plain and with TTA."
     lines = [f"{report['n']} cells from {report['patients']} patients ({report['skipped']} skipped, {report['leaked_cells']} "
              f"from training patients); threshold {report['threshold']:.4f}; engine {report['engine']}; 95% intervals by "

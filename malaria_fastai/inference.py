@@ -10,12 +10,11 @@ __all__ = ['load_model', 'export_half', 'operating_point', 'predict']
 # %% ../nbs/api/06_inference.ipynb #9a3ce3da
 import json
 from pathlib import Path
-import numpy as np, pandas as pd, torch, fastai
+import pandas as pd
 from fastai.vision.all import Learner, load_learner
 from .core import *
 from .runtime import COLUMNS, InputCheck, classify, onnx_for, predict_onnx
-from .learner import (preprocessing, cell_scores, model_input, export_onnx, weights_file, save_weights,
-                                    learner_from_weights)
+from .learner import preprocessing, cell_scores, weights_file, learner_from_weights
 
 # %% ../nbs/api/06_inference.ipynb #d2e95572
 def load_model(model=None, # an export (`model.pkl`) or its weights (`model.safetensors`); default `default_model()`

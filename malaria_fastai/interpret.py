@@ -9,7 +9,6 @@ __all__ = ['save_figure', 'plot_losses', 'confusion', 'plot_confusion', 'plot_to
 
 # %% ../nbs/api/04_interpret.ipynb #e8e905e4
 from pathlib import Path
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np, sklearn.metrics as skm
 from fastai.vision.all import ClassificationInterpretation

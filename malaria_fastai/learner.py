@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.error import URLError
 import numpy as np, sklearn.metrics as skm, torch, torchvision
 import torch.nn.functional as F
-from fastai.vision.all import (Learner, vision_learner, resnet18, resnet50, accuracy, error_rate, CrossEntropyLossFlat,
+from fastai.vision.all import (Learner, vision_learner, resnet18, resnet50, accuracy, error_rate,
                                LabelSmoothingCrossEntropyFlat, Resize, Normalize, MixedPrecision, Callback, default_device, L)
 from torch.amp import GradScaler
 from fastai.metrics import AccumMetric, ActivationType, skm_to_fastai

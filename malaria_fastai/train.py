@@ -10,7 +10,7 @@ __all__ = ['train_state', 'set_train_state', 'AtomicSaveModelCallback', 'EpochCS
            'distil_targets', 'train']
 
 # %% ../nbs/api/05_train.ipynb #dc4ebcd1
-import base64, json, os, random, re, sys
+import base64, json, os, random, re
 from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np, pandas as pd, torch
@@ -19,7 +19,7 @@ from .core import *
 from .data import *
 from .learner import *
 from .interpret import *
-from .runtime import OnnxCells, InputCheck, calibrated_check, onnx_for
+from .runtime import OnnxCells, calibrated_check, onnx_for
 
 # %% ../nbs/api/05_train.ipynb #c21d163b
 def _skipped(cb) -> bool:

@@ -18,7 +18,8 @@ def main():
     args = p.parse_args()
     from malaria_fastai.core import write_checksum, replace_when_done, verify_checksum
     from malaria_fastai.data import class_root, cell_files, patient_id, decode_cells
-    from malaria_fastai.inference import load_model, export_half, save_weights
+    from malaria_fastai.inference import load_model, export_half
+    from malaria_fastai.learner import save_weights
     from malaria_fastai.runtime import OnnxCells, add_feature_output, calibrated_check, write_onnx_meta
     d, meta = args.model_dir, json.loads((args.model_dir/'model.json').read_text())
     patients = set(meta['train_patients'])
