@@ -14,6 +14,7 @@ import json, shutil, time
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
+from fastcore.meta import delegates
 import sklearn.metrics as skm
 from .core import *
 from .data import get_data, cell_files, cell_label, patient_id, patient_folds
@@ -88,6 +89,8 @@ def fold_teachers(teachers, # cross-validation folders
     return models
 
 # %% ../nbs/api/08_crossval.ipynb #c46500e1
+@delegates(train, but=['data', 'split', 'valid_pct', 'valid_patients', 'exclude_train', 'teachers', 'restore_best',
+                        'threshold', 'fast', 'target_sensitivity', 'out_dir', 'resume', 'keep_checkpoints'])
 def cross_validate(data=None, # data source (folder, archive or URL); default `data_source()`
                    folds:int=5, # number of patient-grouped folds
                    out:Path=None, # the cross-validation folder; default `models_dir/cv`
