@@ -14,7 +14,7 @@ import argparse, contextlib, importlib, inspect, sys, tempfile
 from pathlib import Path
 from fastcore.docments import docments
 from .core import *
-from .runtime import COLUMNS, OnnxCells, onnx_for, onnx_twin, predict_onnx, calls_summary
+from .runtime import COLUMNS, classify_cells, onnx_twin, open_cells, calls_summary
 
 
 # %% ../nbs/api/09_cli.ipynb #70a50678
@@ -60,17 +60,8 @@ def _check_destination(dest):
 # %% ../nbs/api/09_cli.ipynb #85f41826
 def _classify(paths, model, engine:str, trust:bool, **kw) -> tuple[list, str]:
     "Rows for `paths` and a line saying which engine, model and threshold gave them; torch only where it must."
-    model = Path(model or default_model())
-    twin = onnx_for(model, engine)  # the same choice as `predict`, made without importing torch
-    if twin:
-        cells = OnnxCells(twin, trust=trust)
-        threshold = first_given(kw['threshold'], cells.threshold)
-        return predict_onnx(paths, cells, **kw), f"engine: onnxruntime ({twin}); threshold {threshold:.4f}"
-    from malaria_fastai.inference import predict, load_model, operating_point, weights_file
-    learn = load_model(model, trust)
-    rows = predict(paths, learn, **kw).to_dict('records')
-    source = weights_file(model) if weights_file(model).is_file() else model  # what `load_model` read
-    return rows, f"engine: torch ({source}); threshold {operating_point(learn, kw['threshold'])[0]:.4f}"
+    cells = open_cells(model, engine, trust)  # the same choice as `inference.predict`'s
+    return classify_cells(paths, cells, **kw), f"engine: {cells.engine}; threshold {first_given(kw['threshold'], cells.threshold):.4f}"
 
 def predict_cells(paths:list, # image files and/or folders (searched recursively)
                   model:Path=None, # exported model, .pkl or its .onnx twin (default: the model setting, the shipped model)

@@ -6,8 +6,8 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/runtime.html.md"""
 
 # %% auto #0
 __all__ = ['COLUMNS', 'FEATURES', 'cell_stats', 'FeatureDistance', 'InputCheck', 'calibrated_check', 'classify', 'calls_summary',
-           'onnx_twin', 'onnx_for', 'add_feature_output', 'OnnxCells', 'write_onnx_meta', 'predict_onnx', 'halve_onnx',
-           'quantize_onnx']
+           'onnx_twin', 'onnx_for', 'add_feature_output', 'OnnxCells', 'write_onnx_meta', 'predict_onnx',
+           'classify_cells', 'open_cells', 'halve_onnx', 'quantize_onnx']
 
 # %% ../nbs/api/01_runtime.ipynb #9d78759d
 import json
@@ -245,6 +245,7 @@ class OnnxCells:
         check_versions(self.meta, path, dict(malaria_fastai=2))  # the recipe's conventions: preprocessing, vocab, threshold
         self.pos, self.input = class_index(self.meta['vocab'], path), self.session.get_inputs()[0].name
         self.has_features = FEATURES in [o.name for o in self.session.get_outputs()]
+        self.engine = f'onnxruntime ({path})'  # what runs it, for reports
 
     def model_input(self, pixels:np.ndarray) -> np.ndarray:
         "Normalised float32 batch (n, 3, size, size) from uint8 pixels (n, size, size, 3)."
@@ -284,9 +285,33 @@ def predict_onnx(items, # files and/or folders of cell images
                 ) -> list[dict]:
     "Classify `items` with an ONNX model: one row per file, as `classify`."
     cells = model if isinstance(model, OnnxCells) else OnnxCells(model, trust=trust)
+    return classify_cells(items, cells, bs, tta, threshold, refer_band, n_workers, check, progress)
+
+def classify_cells(items, # files and/or folders of cell images
+                   cells, # an opened model: `OnnxCells`, or `inference.TorchCells` (what `open_cells` gives)
+                   bs:int=64, # images per batch
+                   tta:bool=False, # average over the four flips of each image
+                   threshold:float=None, # default: the threshold stored in the model
+                   refer_band:float=None, # default: the band stored in the model, else the `refer_band` setting
+                   n_workers:int=None, # decoding threads
+                   check:bool=True, # flag images unlike the training cells (with the model's stored `InputCheck`)
+                   progress:bool=False, # a progress bar over the batches
+                  ) -> list[dict]:
+    "Classify `items` with an opened model, whichever engine runs it: one row per file, as `classify`."
     band = setting('refer_band', first_given(refer_band, cells.refer_band))
     return classify(items, lambda px: cells.scores(px, tta), cells.size, first_given(threshold, cells.threshold), band, bs,
                     n_workers, InputCheck.from_meta(cells.meta) if check else None, progress)
+
+def open_cells(model=None, # an export (`model.pkl`), its weights or its ONNX twin; default `default_model()`
+               engine:str='auto', # 'onnx', 'torch', or 'auto': the ONNX twin where the model has one, else torch
+               trust:bool=False, # load a model with no SHA-256 (or no safetensors) beside it
+              ):
+    "The one place the engine is chosen: the model's ONNX twin through onnxruntime, else torch (imported only then)."
+    model = Path(model or default_model())
+    twin = onnx_for(model, engine)
+    if twin: return OnnxCells(twin, trust=trust)
+    from malaria_fastai.inference import TorchCells  # the torch layer, and torch itself, only for the torch engine
+    return TorchCells.load(model, trust)
 
 # %% ../nbs/api/01_runtime.ipynb #3d302950
 def halve_onnx(src:Path, dest:Path) -> Path:
