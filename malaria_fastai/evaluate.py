@@ -7,8 +7,8 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/evaluate.html.md"""
 # %% auto #0
 __all__ = ['HEADLINE', 'labelled_cells', 'leaked_cells', 'undefined_scores', 'clinical_scores', 'patient_draws',
            'bootstrap_scores', 'bootstrap_ci', 'referral_table', 'band_for_sensitivity', 'parasitemia_table',
-           'grad_cam', 'grad_cam_gallery', 'curve_figures', 'scores_with_ci', 'format_score', 'evaluate',
-           'report_summary']
+           'grad_cam', 'grad_cam_gallery', 'curve_figures', 'scores_with_ci', 'format_score', 'scored_cells',
+           'write_tables', 'evaluation_figures', 'evaluate', 'report_summary']
 
 # %% ../nbs/api/07_evaluate.ipynb #2c338e4c
 import json, warnings
@@ -214,6 +214,41 @@ def format_score(scores:dict, k:str) -> str:
     if s['value'] is None: return f"{k} n/a ({s['undefined']})"
     return f"{k} {s['value']:.4f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]" if s['ci95'] else f"{k} {s['value']:.4f}"
 
+# %% ../nbs/api/07_evaluate.ipynb #b6a8c54b
+def scored_cells(run:pd.DataFrame, files) -> tuple:
+    "From `predict`'s rows for `files`: which were scored, those files, their labels and patients, and how many patients are unknown."
+    ok = run.error.eq('').values
+    for f, e in zip(run.path[~ok], run.error[~ok]): print(f'skipped {f}: {e}')
+    files = [f for f, k in zip(files, ok) if k]
+    y = np.array([cell_label(f) == PARASITIZED for f in files])
+    pats, unknown = [patient_id(f) for f in files], len(unknown_patients(files))
+    if unknown: warnings.warn(f"PATIENTS UNKNOWN: {unknown} of {len(files)} file names carry no NIH patient id: each such cell counts "
+                              "as a patient of its own, so its intervals are per cell (narrower than by patient) and cells of the "
+                              "model's training patients cannot be recognised")
+    return ok, files, y, pats, unknown
+
+def write_tables(out:Path, files, y, called, referral:pd.DataFrame) -> dict:
+    "Write the per-patient and per-field parasitemia (`called`: the model's calls) and the referral table as CSVs; their names."
+    tables = {'per_patient': parasitemia_table(files, y, called, patient_id),
+              'per_field': parasitemia_table(files, y, called, field_id), 'referral': referral}
+    for name, table in tables.items():
+        with replace_when_done(out/f'{name}.csv') as tmp: table.to_csv(tmp, index=False)
+    return {name: f'{name}.csv' for name in tables}
+
+def evaluation_figures(learn:Learner, files, y, prob, threshold:float, referral:pd.DataFrame) -> dict:
+    "The report's figures: ROC, precision-recall, reliability and confusion (`curve_figures`), referral, top losses, Grad-CAM."
+    figs = curve_figures(y, prob, threshold)
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.plot(referral.referred, referral.sensitivity_kept, '.-', label='sensitivity kept')
+    ax.plot(referral.referred, referral.accuracy_kept, '.-', label='accuracy kept')
+    ax.set(xlabel='share of cells referred', ylabel='on the cells kept', title='referral'); ax.legend()
+    figs['referral'] = fig
+    # no worker processes: forking after onnxruntime's and the decoders' threads have run can deadlock
+    figs['top_losses'] = plot_top_losses(learn, min(9, len(files)), dl=learn.dls.test_dl(files, with_labels=True, num_workers=0))
+    figs['grad_cam'] = grad_cam_gallery(learn, files, y, prob, threshold)
+    return figs
+
+
 # %% ../nbs/api/07_evaluate.ipynb #f0521356
 def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uninfected/`
              model=None, # a `Learner` or the path of an export; default `default_model()`
@@ -235,15 +270,7 @@ def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uni
     source = model_path or learn  # a path: its ONNX twin where it has one, as `predict` does by default
     runs = {'plain': predict(files, source, engine=engine, trust=trust, progress=True)}
     if tta: runs['tta'] = predict(files, source, tta=True, engine=engine, trust=trust, progress=True)
-    df = runs['plain']
-    ok = df.error.eq('').values
-    for f, e in zip(df.path[~ok], df.error[~ok]): print(f'skipped {f}: {e}')
-    files = [f for f, k in zip(files, ok) if k]
-    y = np.array([cell_label(f) == PARASITIZED for f in files])
-    pats, unknown = [patient_id(f) for f in files], len(unknown_patients(files))
-    if unknown: warnings.warn(f"PATIENTS UNKNOWN: {unknown} of {len(files)} file names carry no NIH patient id: each such cell counts "
-                              "as a patient of its own, so its intervals are per cell (narrower than by patient) and cells of the "
-                              "model's training patients cannot be recognised")
+    ok, files, y, pats, unknown = scored_cells(runs['plain'], files)
     report = dict(model=str(model_path) if model_path else None, engine=runs['plain'].attrs['engine'], data=str(folder),
                   out=str(out), patients_subset=patients,
                   n=len(files), skipped=int((~ok).sum()), patients=len(set(pats)), patients_unknown=unknown,
@@ -257,20 +284,8 @@ def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uni
     referral = referral_table(y, prob, threshold)
     report['referral'] = dict(table=referral.to_dict('records'), target_sensitivity=target_sensitivity,
                               band_for_target=band_for_sensitivity(referral, target_sensitivity))
-    tables = {'per_patient': parasitemia_table(files, y, prob >= threshold, patient_id),
-              'per_field': parasitemia_table(files, y, prob >= threshold, field_id), 'referral': referral}
-    for name, table in tables.items():
-        with replace_when_done(out/f'{name}.csv') as tmp: table.to_csv(tmp, index=False)
-    report['tables'] = {name: f'{name}.csv' for name in tables}
-    figs = curve_figures(y, prob, threshold)
-    fig, ax = plt.subplots(figsize=(4.5, 4))
-    ax.plot(referral.referred, referral.sensitivity_kept, '.-', label='sensitivity kept')
-    ax.plot(referral.referred, referral.accuracy_kept, '.-', label='accuracy kept')
-    ax.set(xlabel='share of cells referred', ylabel='on the cells kept', title='referral'); ax.legend()
-    figs['referral'] = fig
-    # no worker processes: forking after onnxruntime's and the decoders' threads have run can deadlock
-    figs['top_losses'] = plot_top_losses(learn, min(9, len(files)), dl=learn.dls.test_dl(files, with_labels=True, num_workers=0))
-    figs['grad_cam'] = grad_cam_gallery(learn, files, y, prob, threshold)
+    report['tables'] = write_tables(out, files, y, prob >= threshold, referral)
+    figs = evaluation_figures(learn, files, y, prob, threshold, referral)
     report['figures'] = {name: str(save_figure(fig, out/f'{name}.png').name) for name, fig in figs.items()}
     with replace_when_done(out/'report.json') as tmp: tmp.write_text(json.dumps(report, indent=2))
     print(report_summary(report))

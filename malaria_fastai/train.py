@@ -7,7 +7,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/train.html.md"""
 # %% auto #0
 __all__ = ['train_state', 'set_train_state', 'AtomicSaveModelCallback', 'EpochCSVLogger', 'RestoreTrainState', 'saved_epochs',
            'prune_checkpoints', 'resume_point', 'fit_stage', 'run_meta', 'training_pixels', 'validation_threshold',
-           'distil_targets', 'train']
+           'distil_targets', 'fit_recipe', 'export_model', 'train']
 
 # %% ../nbs/api/05_train.ipynb #dc4ebcd1
 import base64, json, os, random, re
@@ -200,6 +200,38 @@ def distil_targets(dls, # fast `DataLoaders` (cells in memory) from `cell_datalo
     soft[:, pos], soft[:, 1 - pos] = torch.from_numpy(p), torch.from_numpy(1 - p)
     return soft
 
+# %% ../nbs/api/05_train.ipynb #9873fb68
+def fit_recipe(learn:Learner, # from `cell_learner`, its `path` the run's folder
+               stages, # (name, epochs, learning rate) of each stage, in order; 'unfrozen' unfreezes the body first
+               mixed_precision:bool=None, # half-precision maths where the device has it natively (`mixed_precision_cbs`)
+               resume:bool=False, restore_best:bool=True, keep_checkpoints:bool=False, # as `fit_stage`'s
+              ) -> str:
+    "Fit each stage with `fit_stage`; write `history.csv` and `losses.png` into `learn.path`; return the precision trained in."
+    fig, axs = plt.subplots(1, len(stages), figsize=(6*len(stages), 4), squeeze=False)
+    history, precision = [], mixed_precision_cbs(learn, mixed_precision)
+    with learn.added_cbs(precision):  # for training only: the threshold and the export after it are float32
+        for ax, (stage, n, stage_lr) in zip(axs.flat, stages):
+            if stage == 'unfrozen': learn.unfreeze()
+            history.append(fit_stage(learn, stage, n, stage_lr, ax, resume, restore_best, keep_checkpoints))
+    with replace_when_done(learn.path/'history.csv') as tmp: pd.concat(history).to_csv(tmp, index=False)
+    save_figure(fig, learn.path/'losses.png')
+    return precision[0].amp_mode.value if precision else 'fp32'
+
+def export_model(learn:Learner, dls):
+    "Write the model into `learn.path`: `model.pkl` (for `load_learner`), `model.safetensors` (what this project loads), the ONNX twin, `model.json`."
+    out = learn.path
+    learn.loss_func.threshold = learn.meta['threshold']  # fastai's `predict` and decoded `get_preds` call cells at it too
+    learn.dls = file_dataloaders(dls)  # from here on the learner reads image files, as its export will
+    with replace_when_done(out/'model.pkl') as tmp: learn.export(tmp)
+    write_checksum(out/'model.pkl')
+    save_weights(learn, out/'model.safetensors')  # what the project's own paths load: no pickle
+    export_onnx(learn, out/'model.onnx')
+    with replace_when_done(out/'model.json') as tmp: tmp.write_text(json.dumps(learn.meta, indent=1))
+    figures = [out/'losses.png'] + [out/'confusion_matrix.png'] * bool(learn.meta['valid_cells'])
+    print(f"model: {out/'model.pkl'} (weights: {out/'model.safetensors'}; ONNX twin: {out/'model.onnx'})\n"
+          f"plots: {', '.join(map(str, figures))}\nhistory: {out/'history.csv'}\ncheckpoints: {out/'checkpoints'}")
+
+
 # %% ../nbs/api/05_train.ipynb #37859b68
 @use_settings
 def train(data=None, # data source: a folder, an archive path or URL; default `data_source()`
@@ -239,30 +271,12 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
         if not has_valid and threshold is None: raise ValueError("no validation cells to set the threshold on: pass one (e.g. from cross-validation)")
         learn = cell_learner(dls, arch, pretrained, label_smoothing, path=out_dir, model_dir='checkpoints')
         stages = [('frozen', freeze_epochs, lr), ('unfrozen', epochs, slice(lr_low, lr_high))] if pretrained else [('scratch', epochs, lr)]
-        fig, axs = plt.subplots(1, len(stages), figsize=(6*len(stages), 4), squeeze=False)
-        history, precision = [], mixed_precision_cbs(learn, mixed_precision)
-        with learn.added_cbs(precision):  # for training only: the threshold and the export below are float32
-            for ax, (stage, n, stage_lr) in zip(axs.flat, stages):
-                if stage == 'unfrozen': learn.unfreeze()
-                history.append(fit_stage(learn, stage, n, stage_lr, ax, resume, restore_best and has_valid, keep_checkpoints))
-        with replace_when_done(out_dir/'history.csv') as tmp: pd.concat(history).to_csv(tmp, index=False)
-        save_figure(fig, out_dir/'losses.png')
+        precision = fit_recipe(learn, stages, mixed_precision, resume, restore_best and has_valid, keep_checkpoints)
         if has_valid: threshold = validation_threshold(learn, dls.valid, target_sensitivity, threshold, out_dir/'confusion_matrix.png')
         if valid_patients is not None: split = 'held_out' if has_valid else 'none'
         learn.meta = run_meta(dls, arch=arch, size=size, pretrained=pretrained, split=split, valid_pct=valid_pct, seed=seed,
                               epochs=epochs, lr=lr, label_smoothing=label_smoothing, threshold=threshold,
-                              target_sensitivity=target_sensitivity, teachers=[str(t) for t in teachers],
-                              precision=precision[0].amp_mode.value if precision else 'fp32',
+                              target_sensitivity=target_sensitivity, teachers=[str(t) for t in teachers], precision=precision,
                               input_check=calibrated_check(cell_scores(learn), training_pixels(dls), threshold).to_meta())
-        learn.loss_func.threshold = threshold  # fastai's `predict` and decoded `get_preds` call cells at it too
-        learn.dls = file_dataloaders(dls)  # from here on the learner reads image files, as its export will
-        with replace_when_done(out_dir/'model.pkl') as tmp: learn.export(tmp)
-        write_checksum(out_dir/'model.pkl')
-        save_weights(learn, out_dir/'model.safetensors')  # what the project's own paths load: no pickle
-        export_onnx(learn, out_dir/'model.onnx')
-        with replace_when_done(out_dir/'model.json') as tmp: tmp.write_text(json.dumps(learn.meta, indent=1))
-        print(f"model: {out_dir/'model.pkl'} (weights: {out_dir/'model.safetensors'}; ONNX twin: {out_dir/'model.onnx'})\n"
-              f"plots: {out_dir/'losses.png'}" +
-              (f", {out_dir/'confusion_matrix.png'}" if has_valid else '') + "\n"
-              f"history: {out_dir/'history.csv'}\ncheckpoints: {out_dir/'checkpoints'}")
+        export_model(learn, dls)
         return learn
