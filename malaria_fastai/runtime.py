@@ -6,13 +6,14 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/runtime.html.md"""
 
 # %% auto #0
 __all__ = ['COLUMNS', 'FEATURES', 'cell_stats', 'FeatureDistance', 'InputCheck', 'calibrated_check', 'classify', 'calls_summary',
-           'onnx_twin', 'onnx_for', 'add_feature_output', 'OnnxCells', 'write_onnx_meta', 'predict_onnx',
-           'classify_cells', 'open_cells', 'halve_onnx', 'quantize_onnx']
+           'onnx_twin', 'onnx_for', 'add_feature_output', 'OnnxCells', 'write_onnx_meta', 'classify_cells',
+           'predict_onnx', 'open_cells', 'halve_onnx', 'quantize_onnx']
 
 # %% ../nbs/api/01_runtime.ipynb #9d78759d
 import json
 from pathlib import Path
 import numpy as np
+from fastcore.meta import delegates
 from .core import *
 
 # %% ../nbs/api/01_runtime.ipynb #44f0eea7
@@ -272,21 +273,6 @@ def write_onnx_meta(path:Path, meta:dict) -> Path:
     return Path(path)
 
 # %% ../nbs/api/01_runtime.ipynb #6058a1ed
-def predict_onnx(items, # files and/or folders of cell images
-                 model, # an ONNX twin (path) or `OnnxCells`
-                 bs:int=64, # images per batch
-                 tta:bool=False, # average over the four flips of each image
-                 threshold:float=None, # default: the threshold stored in the model
-                 refer_band:float=None, # default: the band stored in the model, else the `refer_band` setting
-                 n_workers:int=None, # decoding threads
-                 check:bool=True, # flag images unlike the training cells (with the model's stored `InputCheck`)
-                 progress:bool=False, # a progress bar over the batches
-                 trust:bool=False, # run an ONNX file with no SHA-256 beside it
-                ) -> list[dict]:
-    "Classify `items` with an ONNX model: one row per file, as `classify`."
-    cells = model if isinstance(model, OnnxCells) else OnnxCells(model, trust=trust)
-    return classify_cells(items, cells, bs, tta, threshold, refer_band, n_workers, check, progress)
-
 def classify_cells(items, # files and/or folders of cell images
                    cells, # an opened model: `OnnxCells`, or `inference.TorchCells` (what `open_cells` gives)
                    bs:int=64, # images per batch
@@ -301,6 +287,14 @@ def classify_cells(items, # files and/or folders of cell images
     band = setting('refer_band', first_given(refer_band, cells.refer_band))
     return classify(items, lambda px: cells.scores(px, tta), cells.size, first_given(threshold, cells.threshold), band, bs,
                     n_workers, InputCheck.from_meta(cells.meta) if check else None, progress)
+
+@delegates(classify_cells, but=['cells'])
+def predict_onnx(items, # files and/or folders of cell images
+                 model, # an ONNX twin (path) or `OnnxCells`
+                 trust:bool=False, # run an ONNX file with no SHA-256 beside it
+                 **kwargs) -> list[dict]:
+    "Classify `items` with an ONNX model: one row per file, as `classify`."
+    return classify_cells(items, model if isinstance(model, OnnxCells) else OnnxCells(model, trust=trust), **kwargs)
 
 def open_cells(model=None, # an export (`model.pkl`), its weights or its ONNX twin; default `default_model()`
                engine:str='auto', # 'onnx', 'torch', or 'auto': the ONNX twin where the model has one, else torch
