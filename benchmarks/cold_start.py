@@ -19,7 +19,7 @@ cells = OnnxCells(sys.argv[1])
 t3 = time.perf_counter()
 px = cell_pixels(sys.argv[2], cells.size)[None]
 t4 = time.perf_counter()
-cells.prob_parasitized(px)
+cells.scores(px)[0]
 t5 = time.perf_counter()
 print(json.dumps({'import numpy, Pillow, onnxruntime': t1-t0, 'import malaria_fastai (core, runtime)': t2-t1,
                   'load the ONNX model': t3-t2, 'decode and resize one PNG': t4-t3, 'forward pass': t5-t4}))

@@ -10,8 +10,8 @@ __all__ = ['PARASITIZED', 'UNINFECTED', 'CLASSES', 'NIH_URL', 'NIH_BYTES', 'DEFA
            'installed_defaults', 'settings', 'setting', 'first_given', 'use_settings', 'replace_when_done',
            'FolderInUseError', 'run_lock', 'scratch_folder', 'ModelIntegrityError', 'sha256_file', 'write_checksum',
            'verify_checksum', 'class_index', 'installed_version', 'made_with', 'check_versions', 'shipped_model_dirs',
-           'verify_shipped', 'default_model', 'read_cell', 'cell_pixels', 'decode_cell', 'list_inputs',
-           'decoded_batches', 'with_progress', 'Interrupted']
+           'verify_shipped', 'default_model', 'read_image', 'cell_pixels', 'list_inputs', 'decoded_batches',
+           'with_progress', 'Interrupted']
 
 # %% ../nbs/api/00_core.ipynb #8fa22da0
 import functools, glob, inspect, os, re, shutil, sys, tempfile
@@ -274,7 +274,7 @@ def default_model() -> Path:
 MAX_PIXELS = 4096 * 4096  # a 4000x3000 microscope field fits; each decoding thread holds at most 50 MB
 DECODE_THREADS = min(os.cpu_count() or 1, 8)  # decoding threads at most: memory stays bounded (8 x 50 MB) on any machine
 
-def read_cell(fn) -> Image.Image:
+def read_image(fn) -> Image.Image:
     "Decode image file `fn` fully to RGB; raises on unreadable files and on images over `MAX_PIXELS`."
     try: im = Image.open(fn)
     except Image.DecompressionBombError as e: raise ValueError(f"image over the limit of {MAX_PIXELS:,} pixels ({e})") from None
@@ -288,9 +288,9 @@ def read_cell(fn) -> Image.Image:
 
 def cell_pixels(fn, size:int) -> np.ndarray:
     "Image `fn` as RGB uint8 pixels squished to `size` x `size`, as fastai's `Resize(size, method='squish')` makes them."
-    return np.asarray(read_cell(fn).resize((size, size), Image.BILINEAR))
+    return np.asarray(read_image(fn).resize((size, size), Image.BILINEAR))
 
-def decode_cell(fn, size:int):
+def _pixels_or_reason(fn, size:int):
     "`(pixels, '')` for a readable image `fn`, `(None, reason)` otherwise."
     try: return cell_pixels(fn, size), ''
     except Exception as e: return None, f'{type(e).__name__}: {e}'
@@ -318,7 +318,7 @@ def list_inputs(items) -> list[tuple[Path, str]]:
 def decoded_batches(paths, size:int, bs:int=64, n_workers:int=None):
     "Yield `(positions, pixels, errors)` for each batch of `paths`: uint8 (n, size, size, 3) of the readable ones, `{position: reason}` for the rest."
     batches, n_workers = [list(range(i, min(i+bs, len(paths)))) for i in range(0, len(paths), bs)], n_workers or DECODE_THREADS
-    decode_part = lambda part: [decode_cell(paths[i], size) for i in part]
+    decode_part = lambda part: [_pixels_or_reason(paths[i], size) for i in part]
     ex = ThreadPoolExecutor(n_workers)  # one task per worker and batch: a task per file costs more than it decodes
     submit = lambda b: [ex.submit(decode_part, part) for part in np.array_split(b, min(n_workers, len(b)))]
     try:

@@ -153,7 +153,7 @@ def audit_gallery(issues:pd.DataFrame, root:Path, n:int=8):
         for ax in row: ax.axis('off')
         if not len(worst): row[0].set_title(f'labelled {c}: none flagged', fontsize=8, loc='left')
         for ax, r in zip(row, worst.itertuples()):
-            ax.imshow(read_cell(Path(root)/r.path))
+            ax.imshow(read_image(Path(root)/r.path))
             ax.set_title(f'{r.label[:5]} -> {r.suggested_label[:5]}?\np={r.prob_parasitized:.2f} {r.patient[:12]}', fontsize=6)
     fig.suptitle('most suspect labels (cleanlab on out-of-fold probabilities)', fontsize=9)
     fig.tight_layout()

@@ -9,7 +9,7 @@ __all__ = ['MAX_UNPACKED', 'MAX_RATIO', 'data_source', 'archive_name', 'download
            'archive_images', 'check_unpacked_size', 'extract', 'get_data', 'image_files', 'cell_files', 'cell_label',
            'check_class_folders', 'unreadable_images', 'RandomFlips', 'read_patient_map', 'patient_map', 'patient_id',
            'unknown_patients', 'field_id', 'patient_folds', 'patient_split', 'held_out_split', 'make_splitter',
-           'train_without', 'split_summary', 'cell_datablock', 'decode_cells', 'CellArrays', 'CellArrayDL',
+           'train_without', 'split_summary', 'cell_datablock', 'cells_tensor', 'CellArrays', 'CellArrayDL',
            'cell_dataloaders', 'file_dataloaders', 'empty_dataloaders']
 
 # %% ../nbs/api/02_data.ipynb #541b23df
@@ -210,7 +210,7 @@ def check_class_folders(path:Path):
 def unreadable_images(files, n_workers:int=None) -> dict:
     "Map each file in `files` that cannot be decoded to the reason, decoding in `n_workers` threads."
     def reason(fn):
-        try: read_cell(fn)
+        try: read_image(fn)
         except Exception as e: return f'{type(e).__name__}: {e}'
     with ThreadPoolExecutor(n_workers or DECODE_THREADS) as ex: errors = list(ex.map(reason, files))
     return {f:e for f,e in zip(files, errors) if e}
@@ -349,7 +349,7 @@ def cell_datablock(size:int=None, splitter=None) -> DataBlock:
                      batch_tfms=[RandomFlips(), Normalize.from_stats(*imagenet_stats)])
 
 # %% ../nbs/api/02_data.ipynb #397e0369
-def decode_cells(files, size:int, n_workers:int=None):
+def cells_tensor(files, size:int, n_workers:int=None):
     "Decode and squish `files` to uint8 (N, 3, size, size) with `decoded_batches`; also return `{file: reason}` for unreadable ones."
     chunks, bad = [np.zeros((0, size, size, 3), np.uint8)], {}
     for _, pixels, errors in decoded_batches(files, size, bs=1024, n_workers=n_workers):
@@ -394,7 +394,7 @@ def cell_dataloaders(path:Path=None, # a folder holding the class folders (at an
     path = class_root(path) if path else get_data()
     check_class_folders(path)
     files = cell_files(path)
-    if fast: pixels, bad = decode_cells(files, size)
+    if fast: pixels, bad = cells_tensor(files, size)
     else: bad = unreadable_images(files)
     for f,why in bad.items(): print(f"skipped unreadable image {f}: {why}")
     files = [f for f in files if f not in bad]

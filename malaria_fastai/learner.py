@@ -7,7 +7,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/learner.html.md"""
 # %% auto #0
 __all__ = ['ARCHS', 'clinical_metrics', 'sensitivity_threshold', 'CellLoss', 'FloatWeights', 'cell_learner', 'cpu_has_bf16',
            'CPUBFloat16', 'mixed_precision_cbs', 'preprocessing', 'model_input', 'flip_tta', 'with_features',
-           'cell_scores', 'prob_parasitized', 'export_onnx', 'weights_file', 'save_weights', 'learner_from_weights']
+           'cell_scores', 'export_onnx', 'weights_file', 'save_weights', 'learner_from_weights']
 
 # %% ../nbs/api/03_learner.ipynb #c7991506
 import json, warnings
@@ -150,11 +150,6 @@ def cell_scores(learn:Learner, tta:bool=False):
             probs = flip_tta(net, x) if tta else logits.softmax(1)
             return probs[:, pos].float().cpu().numpy(), features.float().cpu().numpy()
     return scores
-
-def prob_parasitized(learn:Learner, tta:bool=False):
-    "Function from uint8 pixels (n, H, W, 3) to the probability of Parasitized under `learn`'s model."
-    scores = cell_scores(learn, tta)
-    return lambda pixels: scores(pixels)[0]
 
 # %% ../nbs/api/03_learner.ipynb #d1fa0909
 def export_onnx(learn:Learner, dest:Path, atol:float=1e-4) -> Path:

@@ -259,10 +259,6 @@ class OnnxCells:
         outs = [self.session.run(None, {self.input: np.ascontiguousarray(v)}) for v in views]
         return np.mean([o[0][:, self.pos] for o in outs], 0), (outs[0][1] if self.has_features else None)
 
-    def prob_parasitized(self, pixels:np.ndarray, tta:bool=False) -> np.ndarray:
-        "Probability of Parasitized for uint8 pixels (n, size, size, 3); with `tta`, the mean over the four flips."
-        return self.scores(pixels, tta)[0]
-
 # %% ../nbs/api/01_runtime.ipynb #3efd0bb3
 def write_onnx_meta(path:Path, meta:dict) -> Path:
     "Store `meta` (size, mean, std, vocab, threshold, run record) as the metadata of the ONNX model at `path`."

@@ -168,7 +168,7 @@ def training_pixels(dls) -> np.ndarray:
     "The training cells of `dls` as uint8 (n, size, size, 3), for calibrating the `InputCheck` stored with the model."
     ds = dls.train.dataset
     if isinstance(ds, CellArrays): return ds.pixels.permute(0, 2, 3, 1).numpy()
-    return decode_cells([dls.files[i] for i in dls.splits[0]], dls.size)[0].permute(0, 2, 3, 1).numpy()
+    return cells_tensor([dls.files[i] for i in dls.splits[0]], dls.size)[0].permute(0, 2, 3, 1).numpy()
 
 # %% ../nbs/api/05_train.ipynb #479147a3
 def validation_threshold(learn:Learner, dl, target_sensitivity:float, threshold:float=None, figure:Path=None) -> float:
@@ -194,7 +194,7 @@ def distil_targets(dls, # fast `DataLoaders` (cells in memory) from `cell_datalo
     for t in teachers:
         teacher = OnnxCells(onnx_for(t, 'onnx'))
         if teacher.size != dls.size: raise ValueError(f"teacher {t} sees {teacher.size} px cells, the student {dls.size} px")
-        p += np.concatenate([teacher.prob_parasitized(pixels[i:i+bs]) for i in range(0, len(ds), bs)]) / len(teachers)
+        p += np.concatenate([teacher.scores(pixels[i:i+bs])[0] for i in range(0, len(ds), bs)]) / len(teachers)
     pos = class_index(dls.vocab)
     soft = torch.empty(len(ds), 2)
     soft[:, pos], soft[:, 1 - pos] = torch.from_numpy(p), torch.from_numpy(1 - p)

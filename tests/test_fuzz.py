@@ -9,12 +9,12 @@ from PIL import Image
 def engines(trained):
     "The torch and ONNX probability functions of the trained test model, and its input size."
     from malaria_fastai.inference import load_model
-    from malaria_fastai.learner import prob_parasitized, preprocessing
+    from malaria_fastai.learner import cell_scores, preprocessing
     from malaria_fastai.runtime import OnnxCells
     out, _ = trained
     learn = load_model(out/'model.pkl')
     onnx = OnnxCells(out/'model.onnx')
-    return {'torch': prob_parasitized(learn), 'onnx': onnx.prob_parasitized}, preprocessing(learn)[0]
+    return {'torch': lambda px: cell_scores(learn)(px)[0], 'onnx': lambda px: onnx.scores(px)[0]}, preprocessing(learn)[0]
 
 def _seed_png() -> bytes:
     buf = io.BytesIO()

@@ -17,14 +17,14 @@ def main():
     p.add_argument('model_dir', type=Path); p.add_argument('--data', type=Path, required=True)
     args = p.parse_args()
     from malaria_fastai.core import write_checksum, replace_when_done, verify_checksum
-    from malaria_fastai.data import class_root, cell_files, patient_id, decode_cells
+    from malaria_fastai.data import class_root, cell_files, patient_id, cells_tensor
     from malaria_fastai.inference import load_model, export_half
     from malaria_fastai.learner import save_weights
     from malaria_fastai.runtime import OnnxCells, add_feature_output, calibrated_check, write_onnx_meta
     d, meta = args.model_dir, json.loads((args.model_dir/'model.json').read_text())
     patients = set(meta['train_patients'])
     files = [f for f in cell_files(class_root(args.data)) if patient_id(f) in patients]
-    pixels, bad = decode_cells(files, meta['size'])
+    pixels, bad = cells_tensor(files, meta['size'])
     verify_checksum(d/'model.onnx')  # a new checksum is written only over the file that was shipped
     write_checksum(add_feature_output(d/'model.onnx'))
     cells = OnnxCells(d/'model.onnx')
