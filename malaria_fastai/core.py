@@ -65,7 +65,8 @@ def settings() -> Config:
     "The run settings, read with fastcore's `Config`: `settings_file()` over the built-in `DEFAULTS`."
     f = settings_file()
     if f is None:
-        return Config(Path.home()/'.malaria_fastai', 'settings.ini', create=installed_defaults(), save=False, types=SETTING_TYPES)
+        return Config(Path.home()/'.malaria_fastai', 'settings.ini', create=installed_defaults(), save=False,
+                      types=SETTING_TYPES)
     if not f.exists(): raise FileNotFoundError(f"settings file {f} (from $MALARIA_SETTINGS) does not exist")
     cfg = Config(f.parent, f.name, types=SETTING_TYPES)
     for k,v in DEFAULTS.items(): cfg.d.setdefault(k, v)
@@ -254,14 +255,21 @@ def shipped_model_dirs() -> list[Path]:
     import malaria_fastai
     return [Path(malaria_fastai.__file__).resolve().parents[1]/'models'/'default', shipped_dir()]
 
+_VERIFIED = {}  # shipped files already hashed by this process, with their size, time and inode then
+
 def verify_shipped(folder) -> Path:
     "Check the shipped model's files in `folder` against the hashes pinned in this package (a checksum beside them proves nothing)."
     folder = Path(folder)
     for name, pinned in SHIPPED_SHA256.items():
         f = folder/name
-        if f.is_file() and sha256_file(f) != pinned:
+        if not f.is_file(): continue
+        st = f.stat()
+        seen = (pinned, st.st_size, st.st_mtime_ns, st.st_ino)  # a file checked once per process, until it changes
+        if _VERIFIED.get(f) == seen: continue
+        if sha256_file(f) != pinned:
             raise ModelIntegrityError(f"{f} is not the model this package shipped (its SHA-256 differs from the one pinned "
                                       "in malaria_fastai.core.SHIPPED_SHA256): reinstall the package, or give your own with --model")
+        _VERIFIED[f] = seen
     return folder
 
 def default_model() -> Path:
@@ -309,7 +317,8 @@ def list_inputs(items) -> list[tuple[Path, str]]:
         if not item.is_dir():
             out.append((item, _why_not_a_file(item))); continue
         unreadable = []  # sub-folders that cannot be listed: a row each, not silence
-        walk = os.walk(item, onerror=lambda e: unreadable.append((Path(e.filename), f'folder cannot be read: {e.strerror}')))
+        walk = os.walk(item,
+                       onerror=lambda e: unreadable.append((Path(e.filename), f'folder cannot be read: {e.strerror}')))
         files = sorted(Path(root)/f for root,_,fs in walk for f in fs)
         out += [(f, _why_not_a_file(f)) for f in files] + unreadable or [(item, 'folder holds no files')]
     return out

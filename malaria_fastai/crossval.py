@@ -22,8 +22,8 @@ from .learner import sensitivity_threshold
 from .interpret import save_figure
 from .train import train
 from .inference import predict
-from .evaluate import (clinical_scores, bootstrap_scores, scores_with_ci, format_score, referral_table,
-                                     band_for_sensitivity)
+from .evaluate import (clinical_scores, bootstrap_scores, scores_with_ci, format_score, interval95,
+                                     referral_table, band_for_sensitivity)
 
 # %% ../nbs/api/08_crossval.ipynb #92f91b29
 def fold_table(root:Path, n_folds:int=5, seed:int=0) -> pd.DataFrame:
@@ -133,7 +133,8 @@ def label_audit(oof:pd.DataFrame) -> pd.DataFrame:
     pred_probs = np.stack([1 - p, p], axis=1)
     flagged = find_label_issues(labels, pred_probs, filter_by='prune_by_noise_rate')
     quality = get_label_quality_scores(labels, pred_probs)
-    issues = ok[flagged].assign(suggested_label=np.where(p[flagged] >= 0.5, PARASITIZED, UNINFECTED), label_quality=quality[flagged])
+    issues = ok[flagged].assign(suggested_label=np.where(p[flagged] >= 0.5, PARASITIZED, UNINFECTED),
+                                label_quality=quality[flagged])
     return issues.sort_values('label_quality')[['path', 'patient', 'label', 'suggested_label', 'label_quality', 'prob_parasitized']]
 
 # %% ../nbs/api/08_crossval.ipynb #2909a971
@@ -141,7 +142,8 @@ def patient_audit(oof:pd.DataFrame, issues:pd.DataFrame) -> pd.DataFrame:
     "Per patient: cells, labelled parasitized share, flagged cells and their share, most flagged first."
     flagged = oof.path.isin(issues.path)
     df = oof.assign(parasitized=oof.label.eq(PARASITIZED), flagged=flagged)
-    out = df.groupby('patient').agg(cells=('path', 'size'), parasitized_share=('parasitized', 'mean'), flagged=('flagged', 'sum'))
+    out = df.groupby('patient').agg(cells=('path', 'size'), parasitized_share=('parasitized', 'mean'),
+                                    flagged=('flagged', 'sum'))
     return out.assign(flagged_share=out.flagged/out.cells).sort_values(['flagged', 'flagged_share'], ascending=False).reset_index()
 
 # %% ../nbs/api/08_crossval.ipynb #f66f8c99
@@ -207,7 +209,8 @@ def cv_figures(oof:pd.DataFrame, tradeoff:pd.DataFrame, threshold:float) -> dict
     for name, f, style in curves:
         fpr, tpr, _ = skm.roc_curve(f.label.eq(PARASITIZED), f.prob_parasitized)
         ax.plot(fpr, tpr, label=f'{name} (AUC {skm.auc(fpr, tpr):.4f})', **style)
-    ax.set(xlabel='1 - specificity', ylabel='sensitivity', title='out-of-fold ROC (Parasitized positive)'); ax.legend(fontsize=7)
+    ax.set(xlabel='1 - specificity', ylabel='sensitivity',
+           title='out-of-fold ROC (Parasitized positive)'); ax.legend(fontsize=7)
     figs = {'roc': fig}
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ths = np.linspace(0.01, 0.99, 99)
@@ -215,7 +218,8 @@ def cv_figures(oof:pd.DataFrame, tradeoff:pd.DataFrame, threshold:float) -> dict
     ax.plot(ths, [(p[~y] < t).mean() for t in ths], label='specificity')
     ax.scatter(tradeoff.threshold, tradeoff.sensitivity_kept, marker='x', color='k', label='targets on audited cells')
     ax.axvline(threshold, ls='--', color='grey', label=f'chosen {threshold:.3f}')
-    ax.set(xlabel='threshold on prob_parasitized', ylabel='share', ylim=(0.8, 1.001), title='out-of-fold trade-off'); ax.legend(fontsize=7)
+    ax.set(xlabel='threshold on prob_parasitized', ylabel='share', ylim=(0.8, 1.001),
+           title='out-of-fold trade-off'); ax.legend(fontsize=7)
     figs['tradeoff'] = fig
     return figs
 
@@ -271,9 +275,10 @@ def compare_oof(a:pd.DataFrame, b:pd.DataFrame, n_boot:int=1000, seed:int=0) -> 
     m = a.merge(b, on=['path', 'patient', 'label'], suffixes=('_a', '_b')).dropna(subset=['prob_parasitized_a', 'prob_parasitized_b'])
     y, pa, pb = m.label.eq(PARASITIZED).values, m.prob_parasitized_a.values, m.prob_parasitized_b.values
     a_draws, b_draws = (bootstrap_scores(y, q, m.patient, 0.5, n_boot, seed) for q in (pa, pb))  # the same seed: paired draws
-    point = dict(roc_auc=skm.roc_auc_score(y, pb) - skm.roc_auc_score(y, pa), accuracy=((pb >= 0.5) == y).mean() - ((pa >= 0.5) == y).mean())
+    point = dict(roc_auc=skm.roc_auc_score(y, pb) - skm.roc_auc_score(y, pa),
+                 accuracy=((pb >= 0.5) == y).mean() - ((pa >= 0.5) == y).mean())
     draws = b_draws - a_draws
-    return {name: dict(value=float(point[k]), ci95=[float(v) for v in np.percentile(draws[k], [2.5, 97.5])])
+    return {name: dict(value=float(point[k]), ci95=interval95(draws[k]))
             for name, k in (('roc_auc', 'roc_auc'), ('accuracy_at_half', 'accuracy'))} | dict(cells=len(m))
 
 # %% ../nbs/api/08_crossval.ipynb #5c2ec7fe

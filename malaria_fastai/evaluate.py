@@ -6,9 +6,9 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/evaluate.html.md"""
 
 # %% auto #0
 __all__ = ['HEADLINE', 'labelled_cells', 'leaked_cells', 'undefined_scores', 'clinical_scores', 'patient_draws',
-           'bootstrap_scores', 'bootstrap_ci', 'referral_table', 'band_for_sensitivity', 'parasitemia_table',
-           'grad_cam', 'grad_cam_gallery', 'curve_figures', 'scores_with_ci', 'format_score', 'scored_cells',
-           'write_tables', 'evaluation_figures', 'evaluate', 'report_summary']
+           'bootstrap_scores', 'bootstrap_ci', 'interval95', 'referral_table', 'band_for_sensitivity',
+           'parasitemia_table', 'grad_cam', 'grad_cam_gallery', 'curve_figures', 'scores_with_ci', 'format_score',
+           'scored_cells', 'write_tables', 'evaluation_figures', 'evaluate', 'report_summary']
 
 # %% ../nbs/api/07_evaluate.ipynb #2c338e4c
 import json, warnings
@@ -91,7 +91,8 @@ def _weighted_auc(y, prob, w:np.ndarray) -> np.ndarray:
     below = np.cumsum(neg, 1) - neg
     with np.errstate(invalid='ignore', divide='ignore'): return (pos * (below + neg / 2)).sum(1) / (pos.sum(1) * neg.sum(1))
 
-def _ratio(a, b): return np.divide(a, b, out=np.full_like(a, np.nan), where=b > 0)  # NaN if undefined, as `clinical_scores`
+def _ratio(a, b): return np.divide(a, b,
+                                   out=np.full_like(a, np.nan), where=b > 0)  # NaN if undefined, as `clinical_scores`
 
 def bootstrap_scores(is_parasitized, prob, patients, threshold:float=0.5, n_boot:int=1000, seed:int=0) -> pd.DataFrame:
     "`clinical_scores` of each patient resample (`patient_draws`), all at once from per-patient counts: one row a draw."
@@ -109,10 +110,10 @@ def bootstrap_scores(is_parasitized, prob, patients, threshold:float=0.5, n_boot
 def bootstrap_ci(is_parasitized, prob, patients, threshold:float=0.5, n_boot:int=1000, seed:int=0) -> dict:
     "95% percentile intervals of `clinical_scores`, resampling whole patients with replacement `n_boot` times."
     draws = bootstrap_scores(is_parasitized, prob, patients, threshold, n_boot, seed)
-    return {k: _interval(draws[k].values) for k in HEADLINE}
+    return {k: interval95(draws[k].values) for k in HEADLINE}
 
-def _interval(draws:np.ndarray) -> list|None:
-    "The 2.5th and 97.5th percentiles of the draws where a score is defined; `None` where it is in none."
+def interval95(draws:np.ndarray) -> list|None:
+    "The 95% interval of bootstrap `draws` (2.5th and 97.5th percentiles) where a score is defined; `None` where it is in none."
     draws = draws[~np.isnan(draws)]
     return [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))] if len(draws) else None
 
@@ -138,7 +139,8 @@ def band_for_sensitivity(table:pd.DataFrame, target:float=0.995) -> float|None:
 def parasitemia_table(files, is_parasitized, predicted, by=patient_id) -> pd.DataFrame:
     "Cells, labelled and predicted parasitized share, and their difference, per group given by `by` (patient or field)."
     df = pd.DataFrame(dict(group=[by(f) for f in files], labelled=np.asarray(is_parasitized, float), predicted=np.asarray(predicted, float)))
-    out = df.groupby('group').agg(cells=('labelled', 'size'), labelled_share=('labelled', 'mean'), predicted_share=('predicted', 'mean'))
+    out = df.groupby('group').agg(cells=('labelled', 'size'), labelled_share=('labelled', 'mean'),
+                                  predicted_share=('predicted', 'mean'))
     return out.assign(difference=out.predicted_share - out.labelled_share).reset_index()
 
 # %% ../nbs/api/07_evaluate.ipynb #b1bb005e
@@ -244,7 +246,8 @@ def evaluation_figures(learn:Learner, files, y, prob, threshold:float, referral:
     ax.set(xlabel='share of cells referred', ylabel='on the cells kept', title='referral'); ax.legend()
     figs['referral'] = fig
     # no worker processes: forking after onnxruntime's and the decoders' threads have run can deadlock
-    figs['top_losses'] = plot_top_losses(learn, min(9, len(files)), dl=learn.dls.test_dl(files, with_labels=True, num_workers=0))
+    figs['top_losses'] = plot_top_losses(learn, min(9, len(files)),
+                                         dl=learn.dls.test_dl(files, with_labels=True, num_workers=0))
     figs['grad_cam'] = grad_cam_gallery(learn, files, y, prob, threshold)
     return figs
 

@@ -163,7 +163,8 @@ def export_onnx(learn:Learner, dest:Path, atol:float=1e-4) -> Path:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             torch.onnx.export(net, torch.zeros(1, 3, size, size), tmp, input_names=['image'], output_names=['probs'],
-                              dynamic_axes={'image': {0: 'batch'}, 'probs': {0: 'batch'}}, opset_version=17, dynamo=False)
+                              dynamic_axes={'image': {0: 'batch'},
+                                            'probs': {0: 'batch'}}, opset_version=17, dynamo=False)
         write_onnx_meta(add_feature_output(tmp), meta)
         pixels = np.random.default_rng(0).integers(0, 256, (8, size, size, 3), dtype=np.uint8)
         outs = zip(OnnxCells(tmp, trust=True).scores(pixels), cell_scores(learn)(pixels))  # just written

@@ -245,6 +245,7 @@ class OnnxCells:
         self.mean, self.std = (np.array(self.meta[k], np.float32).reshape(1, 3, 1, 1) for k in ('mean', 'std'))
         check_versions(self.meta, path, dict(malaria_fastai=2))  # the recipe's conventions: preprocessing, vocab, threshold
         self.pos, self.input = class_index(self.meta['vocab'], path), self.session.get_inputs()[0].name
+        self.output = self.session.get_outputs()[0].name  # the probabilities
         self.has_features = FEATURES in [o.name for o in self.session.get_outputs()]
         self.engine = f'onnxruntime ({path})'  # what runs it, for reports
 
@@ -255,9 +256,10 @@ class OnnxCells:
     def scores(self, pixels:np.ndarray, tta:bool=False) -> tuple[np.ndarray, np.ndarray|None]:
         "Probability of Parasitized for uint8 pixels (n, size, size, 3), and the features (of the unflipped image) where the model has them."
         x = self.model_input(pixels)
-        views = (x, x[..., ::-1], x[..., ::-1, :], x[..., ::-1, ::-1]) if tta else (x,)
-        outs = [self.session.run(None, {self.input: np.ascontiguousarray(v)}) for v in views]
-        return np.mean([o[0][:, self.pos] for o in outs], 0), (outs[0][1] if self.has_features else None)
+        probs, *features = self.session.run(None, {self.input: x})
+        flips = (x[..., ::-1], x[..., ::-1, :], x[..., ::-1, ::-1]) if tta else ()  # their probabilities only
+        probs = [probs, *(self.session.run([self.output], {self.input: np.ascontiguousarray(v)})[0] for v in flips)]
+        return np.mean([p[:, self.pos] for p in probs], 0), (features[0] if self.has_features else None)
 
 # %% ../nbs/api/01_runtime.ipynb #3efd0bb3
 def write_onnx_meta(path:Path, meta:dict) -> Path:

@@ -272,11 +272,13 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
         learn = cell_learner(dls, arch, pretrained, label_smoothing, path=out_dir, model_dir='checkpoints')
         stages = [('frozen', freeze_epochs, lr), ('unfrozen', epochs, slice(lr_low, lr_high))] if pretrained else [('scratch', epochs, lr)]
         precision = fit_recipe(learn, stages, mixed_precision, resume, restore_best and has_valid, keep_checkpoints)
-        if has_valid: threshold = validation_threshold(learn, dls.valid, target_sensitivity, threshold, out_dir/'confusion_matrix.png')
+        if has_valid: threshold = validation_threshold(learn, dls.valid, target_sensitivity, threshold,
+                                                       out_dir/'confusion_matrix.png')
         if valid_patients is not None: split = 'held_out' if has_valid else 'none'
         learn.meta = run_meta(dls, arch=arch, size=size, pretrained=pretrained, split=split, valid_pct=valid_pct, seed=seed,
                               epochs=epochs, lr=lr, label_smoothing=label_smoothing, threshold=threshold,
                               target_sensitivity=target_sensitivity, teachers=[str(t) for t in teachers], precision=precision,
-                              input_check=calibrated_check(cell_scores(learn), training_pixels(dls), threshold).to_meta())
+                              input_check=calibrated_check(cell_scores(learn), training_pixels(dls),
+                                                           threshold).to_meta())
         export_model(learn, dls)
         return learn
