@@ -16,7 +16,7 @@ from .core import *
 from .data import class_root, cell_files
 from .learner import export_onnx, save_weights, learner_from_weights
 from .inference import load_model, export_half, predict
-from .runtime import quantize_onnx, OnnxCells
+from .runtime import quantize_onnx
 from .crossval import twin_oof, cv_report
 
 # %% ../nbs/api/11_ship.ipynb #c3254c54
