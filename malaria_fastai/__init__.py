@@ -1,4 +1,4 @@
-"""The front door: `import malaria_fastai` is instant; `malaria_fastai.predict` and friends load their layer on first use.
+"""The front door: `import malaria_fastai` is instant; `malaria_fastai.predict` and friends load on first use.
 
 Docs: https://malaria-fastai.github.io/malaria_fastai/api/package.html.md"""
 

@@ -1,4 +1,4 @@
-"""One console script, `malaria-fastai`, with the subcommands `download`, `train`, `cv`, `predict`, `evaluate` and `export-onnx`.
+"""One console script, `malaria-fastai`: `download`, `train`, `cv`, `predict`, `evaluate` and `export-onnx`.
 
 Docs: https://malaria-fastai.github.io/malaria_fastai/api/cli.html.md"""
 
@@ -24,7 +24,7 @@ def download_cells(url:str=None, # archive URL, http(s):// or file:// (default: 
                    force:bool=False, # download again even when the archive is already there
                    timeout:float=60, # seconds without data before a stalled download is given up
                   ) -> int:
-    "Download the archive (progress bar, checked) and extract its images; print the folder of class subfolders, alone on stdout."
+    "Download the archive (progress bar, checked), extract its images; print the class folders' folder on stdout."
     from malaria_fastai.data import download, extract
     with contextlib.redirect_stdout(sys.stderr): root = extract(download(url, dest, force, sha256, timeout), dest)
     print(root)
@@ -35,17 +35,20 @@ def download_cells(url:str=None, # archive URL, http(s):// or file:// (default: 
 def _write_rows(rows, dest=None, fmt:str='csv'):
     "Write `classify` rows as CSV or a JSON array to `dest` (a temporary file renamed into place), or to stdout."
     import csv, json, math
-    clean = [{**r, 'prob_parasitized': None if math.isnan(r['prob_parasitized']) else r['prob_parasitized']} for r in rows]
+    nan_to_none = lambda p: None if math.isnan(p) else p
+    clean = [{**r, 'prob_parasitized': nan_to_none(r['prob_parasitized'])} for r in rows]
     def write(f):
         if fmt == 'json': return json.dump(clean, f, indent=1)
         w = csv.DictWriter(f, fieldnames=COLUMNS)
         w.writeheader()
-        w.writerows({**r, 'prob_parasitized': '' if r['prob_parasitized'] is None else r['prob_parasitized']} for r in clean)
+        w.writerows({**r, 'prob_parasitized': '' if r['prob_parasitized'] is None else r['prob_parasitized']}
+                    for r in clean)
     if not dest:
         if hasattr(sys.stdout, 'reconfigure'): sys.stdout.reconfigure(errors='surrogateescape')  # names as they are
         return write(sys.stdout)
     # UTF-8, and a file name that is not valid UTF-8 keeps its own bytes: no row is lost for its name
-    with replace_when_done(dest) as tmp, open(tmp, 'w', newline='', encoding='utf-8', errors='surrogateescape') as f: write(f)
+    with replace_when_done(dest) as tmp, open(tmp, 'w', newline='', encoding='utf-8', errors='surrogateescape') as f:
+        write(f)
 
 def _check_destination(dest):
     "Fail before any work where `dest` cannot be written: a folder, or a place where no file can be created."
@@ -61,7 +64,8 @@ def _check_destination(dest):
 def _classify(paths, model, engine:str, trust:bool, **kw) -> tuple[list, str]:
     "Rows for `paths` and a line saying which engine, model and threshold gave them; torch only where it must."
     cells = open_cells(model, engine, trust)  # the same choice as `inference.predict`'s
-    return classify_cells(paths, cells, **kw), f"engine: {cells.engine}; threshold {first_given(kw['threshold'], cells.threshold):.4f}"
+    threshold = first_given(kw['threshold'], cells.threshold)
+    return classify_cells(paths, cells, **kw), f"engine: {cells.engine}; threshold {threshold:.4f}"
 
 def predict_cells(paths:list, # image files and/or folders (searched recursively)
                   model:Path=None, # exported model, .pkl or its .onnx twin (default: the model setting, the shipped model)
@@ -74,7 +78,7 @@ def predict_cells(paths:list, # image files and/or folders (searched recursively
                   engine:str='auto', # 'auto': the model's ONNX twin when it has one, else torch
                   trust_model:bool=False, # see `TRUST`
                  ) -> int:
-    "Classify cell images, one row per file: path, prediction, prob_parasitized, refer, flag (why an image is unlike the training cells), error."
+    "Classify cell images, a row per file: path, prediction, prob_parasitized, refer, flag (why it is odd), error."
     _check_destination(out)  # before the work, not after it
     kw = dict(bs=bs, tta=tta, threshold=threshold, check=not no_check, progress=sys.stderr.isatty())
     try:
@@ -144,7 +148,7 @@ def _flag_help(name:str, prm:inspect.Parameter, doc:str) -> str:
     return (doc + ('' if known else f' (default: {default})')).replace('%', '%%')
 
 def add_flags(p:argparse.ArgumentParser, func, flags:dict=None):
-    "Add `func`'s arguments to `p`: positional where they have no default, else flags; help from docments, checks from `FLAGS`."
+    "Add `func`'s arguments to `p`: positional without a default, else flags; help from docments, checks from `FLAGS`."
     docs = docments(func)
     for name, prm in inspect.signature(func).parameters.items():
         if prm.kind in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL) or name in HIDDEN: continue
@@ -175,7 +179,7 @@ def command_function(name:str):
     return getattr(importlib.import_module(f'malaria_fastai.{module}'), func)
 
 def parser(argv=()) -> argparse.ArgumentParser:
-    "The `malaria-fastai` parser; the command named first in `argv` gets its flags, from its function's signature and docments."
+    "The `malaria-fastai` parser; the command first in `argv` gets flags from its function's signature and docments."
     p = argparse.ArgumentParser(prog='malaria-fastai', description=
         "Detect Plasmodium-parasitized red blood cells in thin-blood-smear cell crops (NIH malaria data set). "
         "Flags override settings.ini; $MALARIA_DATA_URL / $MALARIA_DATA override the data source.")
@@ -186,8 +190,9 @@ def parser(argv=()) -> argparse.ArgumentParser:
         func = command_function(name)
         cmd.description = inspect.getdoc(func)
         add_flags(cmd, func, ALIASES.get(name))
-        if name in BY_PATIENT: cmd.add_argument('--patient-map', type=Path, help='a CSV with columns file,patient: the patient '
-                                                'of each cell whose file name does not carry its NIH patient id')
+        if name in BY_PATIENT:
+            cmd.add_argument('--patient-map', type=Path, help='a CSV with columns file,patient: the patient '
+                             'of each cell whose file name does not carry its NIH patient id')
     return p
 
 
@@ -211,7 +216,7 @@ AFTER_CTRL_C = dict(  # what a command interrupted before its end leaves, and ho
 SAY_DONE = dict(evaluate=lambda report: print(f"report: {Path(report['out'])/'report.json'}"))
 
 def _run(name:str, args:dict) -> int:
-    "Call the function of command `name` with the parsed `args` (a flag left out leaves its function's default); its exit status."
+    "Call command `name`'s function with the parsed `args` (a flag left out: the function's default); its exit status."
     func, patients = command_function(name), args.pop('patient_map', None)
     params = inspect.signature(func).parameters
     kw = {k: v for k, v in args.items() if v is not None or params[k].default is None}

@@ -1,4 +1,4 @@
-"""Settings, names, safe file writing and reading cell images: what every layer shares. Imports neither torch nor fastai, so the lean paths stay lean.
+"""Settings, names, safe file writing, reading cell images: what every layer shares; imports no torch, no fastai.
 
 Docs: https://malaria-fastai.github.io/malaria_fastai/api/core.html.md"""
 
@@ -51,7 +51,7 @@ def settings_file() -> Path|None:
 
 # %% ../nbs/api/00_core.ipynb #f87a81a8
 def shipped_dir() -> Path:
-    "Where an installed package keeps its run defaults and default model: `malaria_fastai/shipped/` (filled by `setup.py`)."
+    "Where an installed package keeps its run defaults and model: `malaria_fastai/shipped/` (filled by `setup.py`)."
     import malaria_fastai
     return Path(malaria_fastai.__file__).resolve().parent/'shipped'
 
@@ -86,7 +86,7 @@ def first_given(*values):
 
 # %% ../nbs/api/00_core.ipynb #945757fd
 def use_settings(f):
-    "Decorate `f` so that each of its arguments named like a setting (`DEFAULTS`) and left `None` takes that setting when called."
+    "Decorate `f` so each argument named like a setting (`DEFAULTS`) and left `None` takes that setting when called."
     sig = inspect.signature(f)
     named = [n for n in sig.parameters if n in DEFAULTS]
     @functools.wraps(f)
@@ -134,7 +134,7 @@ def _alive(pid:int) -> bool:
 
 @contextmanager
 def run_lock(folder):
-    "Hold `folder/.lock` (created exclusively, with this process's id) while the block runs; refuse a folder a live process holds."
+    "Hold `folder/.lock` (made exclusively, with this process's id) while the block runs; refuse one a live run holds."
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder/'.lock'
@@ -156,7 +156,7 @@ def run_lock(folder):
 def scratch_folder(parent, # where the folder is made (the destination's own folder, so a rename into place is atomic)
                    prefix:str, # its name starts with this, then this process's id
                   ):
-    "Yield a new empty folder in `parent`, removed afterwards; first sweep the ones with `prefix` left by processes that died."
+    "Yield a new empty folder in `parent`, removed afterwards; first sweep those with `prefix` left by dead processes."
     parent = Path(parent)
     parent.mkdir(parents=True, exist_ok=True)
     for old in parent.glob(f'{glob.escape(prefix)}*'):
@@ -217,9 +217,10 @@ def class_index(vocab, # a model's classes, in the order of its outputs
 
 # %% ../nbs/api/00_core.ipynb #2dbc78ee
 def installed_version(lib:str) -> str|None:
-    "The installed version of `lib`, read from its package metadata (nothing is imported); `None` where it is not installed."
+    "The installed version of `lib`, from its package metadata (nothing is imported); `None` where it is not installed."
     from importlib.metadata import version, PackageNotFoundError
-    if lib in sys.modules: return sys.modules[lib].__version__  # already loaded: its own word (torch's has its build, '+cu130')
+    # already loaded: its own word (torch's has its build, '+cu130')
+    if lib in sys.modules: return sys.modules[lib].__version__
     if lib == 'malaria_fastai': return version('malaria-fastai')
     try: return version(lib)
     except PackageNotFoundError: return None
@@ -235,8 +236,9 @@ def check_versions(made:dict, # a run record: the versions it was made with
     "Raise unless the run record `made` names each library of `parts` at a version compatible with the installed one."
     parts = parts or dict(fastai=2, torch=1)  # fastai pickles need the same minor version; torch the same major one
     missing = [k for k in parts if k not in made]
-    if missing: raise ModelIntegrityError(f"{model} does not record the {' and '.join(missing)} version it was made with "
-                                          "(not this project's export, or a very old one): export it again")
+    if missing:
+        raise ModelIntegrityError(f"{model} does not record the {' and '.join(missing)} version it was made with "
+                                  "(not this project's export, or a very old one): export it again")
     here = {k: installed_version(k) for k in parts}
     bad = [k for k,n in parts.items() if here[k] and made[k].split('.')[:n] != here[k].split('.')[:n]]
     if bad: raise ModelIntegrityError(f"{model} was exported with " + ', '.join(f'{k} {made[k]}' for k in bad) +
@@ -251,14 +253,14 @@ SHIPPED_SHA256 = {  # the shipped model's files as released; `tools/pin_shipped.
 }
 
 def shipped_model_dirs() -> list[Path]:
-    "Where the shipped model lives: `models/default/` of this package's checkout, and an installed package's `shipped/`."
+    "Where the shipped model lives: `models/default/` of this package's checkout, or an installed package's `shipped/`."
     import malaria_fastai
     return [Path(malaria_fastai.__file__).resolve().parents[1]/'models'/'default', shipped_dir()]
 
 _VERIFIED = {}  # shipped files already hashed by this process, with their size, time and inode then
 
 def verify_shipped(folder) -> Path:
-    "Check the shipped model's files in `folder` against the hashes pinned in this package (a checksum beside them proves nothing)."
+    "Check the shipped model's files in `folder` against the hashes pinned in this package (not a checksum beside)."
     folder = Path(folder)
     for name, pinned in SHIPPED_SHA256.items():
         f = folder/name
@@ -273,19 +275,21 @@ def verify_shipped(folder) -> Path:
     return folder
 
 def default_model() -> Path:
-    "The model used when none is given: the `model` setting; the shipped one (`models/default/`, or a wheel's ONNX twin) checked."
+    "The model used when none is given: the `model` setting; the shipped one (`models/default/`, a wheel's) checked."
     model = Path(setting('model'))
     if model.resolve().parent in shipped_model_dirs(): verify_shipped(model.resolve().parent)
     return model
 
 # %% ../nbs/api/00_core.ipynb #26eaa309
 MAX_PIXELS = 4096 * 4096  # a 4000x3000 microscope field fits; each decoding thread holds at most 50 MB
-DECODE_THREADS = min(os.cpu_count() or 1, 8)  # decoding threads at most: memory stays bounded (8 x 50 MB) on any machine
+# decoding threads at most: memory stays bounded (8 x 50 MB) on any machine
+DECODE_THREADS = min(os.cpu_count() or 1, 8)
 
 def read_image(fn) -> Image.Image:
     "Decode image file `fn` fully to RGB; raises on unreadable files and on images over `MAX_PIXELS`."
     try: im = Image.open(fn)
-    except Image.DecompressionBombError as e: raise ValueError(f"image over the limit of {MAX_PIXELS:,} pixels ({e})") from None
+    except Image.DecompressionBombError as e:
+        raise ValueError(f"image over the limit of {MAX_PIXELS:,} pixels ({e})") from None
     with im:
         if im.width * im.height > MAX_PIXELS:
             raise ValueError(f"image of {im.width}x{im.height} pixels is over the limit of {MAX_PIXELS:,}")
@@ -295,7 +299,7 @@ def read_image(fn) -> Image.Image:
         return im.convert('RGB')
 
 def cell_pixels(fn, size:int) -> np.ndarray:
-    "Image `fn` as RGB uint8 pixels squished to `size` x `size`, as fastai's `Resize(size, method='squish')` makes them."
+    "Image `fn` as RGB uint8 pixels squished to `size` x `size`, as fastai's `Resize(size, method='squish')` does."
     return np.asarray(read_image(fn).resize((size, size), Image.BILINEAR))
 
 def _pixels_or_reason(fn, size:int):
@@ -325,8 +329,9 @@ def list_inputs(items) -> list[tuple[Path, str]]:
 
 # %% ../nbs/api/00_core.ipynb #d7de125b
 def decoded_batches(paths, size:int, bs:int=64, n_workers:int=None):
-    "Yield `(positions, pixels, errors)` for each batch of `paths`: uint8 (n, size, size, 3) of the readable ones, `{position: reason}` for the rest."
-    batches, n_workers = [list(range(i, min(i+bs, len(paths)))) for i in range(0, len(paths), bs)], n_workers or DECODE_THREADS
+    "Yield `(positions, pixels, errors)` per batch of `paths`: uint8 (n, size, size, 3), `{position: reason}`."
+    batches = [list(range(i, min(i+bs, len(paths)))) for i in range(0, len(paths), bs)]
+    n_workers = n_workers or DECODE_THREADS
     decode_part = lambda part: [_pixels_or_reason(paths[i], size) for i in part]
     ex = ThreadPoolExecutor(n_workers)  # one task per worker and batch: a task per file costs more than it decodes
     submit = lambda b: [ex.submit(decode_part, part) for part in np.array_split(b, min(n_workers, len(b)))]
@@ -336,13 +341,15 @@ def decoded_batches(paths, size:int, bs:int=64, n_workers:int=None):
             current, upcoming = upcoming, (submit(batches[k+1]) if k+1 < len(batches) else [])  # decode one batch ahead
             decoded = [cell for f in current for cell in f.result()]
             ok = [i for i,(px,_) in zip(batch, decoded) if px is not None]
-            pixels = np.stack([px for px,_ in decoded if px is not None]) if ok else np.zeros((0, size, size, 3), np.uint8)
+            empty = np.zeros((0, size, size, 3), np.uint8)
+            pixels = np.stack([px for px,_ in decoded if px is not None]) if ok else empty
             yield ok, pixels, {i: err for i,(px,err) in zip(batch, decoded) if px is None}
-    finally: ex.shutdown(cancel_futures=True)  # Ctrl-C, or a reader that stops early: the batch ahead is dropped, not decoded
+    # Ctrl-C, or a reader that stops early: the batch ahead is dropped, not decoded
+    finally: ex.shutdown(cancel_futures=True)
 
 # %% ../nbs/api/00_core.ipynb #20a5c9a1
 def with_progress(items, total:int=None, comment:str=''):
-    "`items` under a fastprogress bar (as fastai's), `comment` beside it: in a notebook a widget, in a terminal one line."
+    "`items` under a fastprogress bar (as fastai's), `comment` beside it: a widget in a notebook, a line in a terminal."
     from fastprogress.fastprogress import progress_bar
     bar = progress_bar(items, total=total)
     bar.comment = comment

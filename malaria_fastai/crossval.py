@@ -1,4 +1,4 @@
-"""Cross-validation grouped by patient: every dev cell scored by a model that never saw its patient, a label audit of those scores, the operating point they set, and how recipes compare.
+"""Cross-validation by patient: every dev cell scored by a model blind to its patient; label audit, operating point.
 
 Docs: https://malaria-fastai.github.io/malaria_fastai/api/crossval.html.md"""
 
@@ -34,7 +34,7 @@ def fold_table(root:Path, n_folds:int=5, seed:int=0) -> pd.DataFrame:
 
 # %% ../nbs/api/08_crossval.ipynb #d0e5307a
 def fixed_folds(out:Path, table:pd.DataFrame, resume:bool=False) -> pd.DataFrame:
-    "Write `table` as `out/folds.csv`; with `resume`, check it is the one already there (the same cells in the same folds)."
+    "Write `table` as `out/folds.csv`; with `resume`, check it is the one already there (same cells in the same folds)."
     f = Path(out)/'folds.csv'
     if resume and f.exists():
         old = pd.read_csv(f, keep_default_na=False)
@@ -52,8 +52,9 @@ def read_oof(f:Path) -> pd.DataFrame:
     df = pd.read_csv(f, dtype={'error': str, 'patient': str, 'path': str})
     return df.assign(error=df.error.fillna(''))
 
-def run_fold(k:int, table:pd.DataFrame, root:Path, out:Path, resume:bool=False, exclude_train=(), **train_kw) -> pd.DataFrame:
-    "Train fold `k` of `table` into `out/fold_<k>` on the other folds' patients; score its own; write its `oof.csv` last."
+def run_fold(k:int, table:pd.DataFrame, root:Path, out:Path, resume:bool=False, exclude_train=(),
+             **train_kw) -> pd.DataFrame:
+    "Train fold `k` of `table` into `out/fold_<k>` on the other folds' patients; score its own; its `oof.csv` last."
     fold_dir, held = Path(out)/f'fold_{k}', table[table.fold == k]
     start = time.time()
     learn = train(root, valid_patients=sorted(held.patient.unique()), restore_best=False, out_dir=fold_dir, resume=resume,
@@ -72,14 +73,15 @@ def _progress(k:int, n:int, oof:pd.DataFrame, seconds:list) -> str:
     y, p = oof.label.eq(PARASITIZED), oof.prob_parasitized
     auc = skm.roc_auc_score(y, p.fillna(0.5)) if y.nunique() == 2 else float('nan')
     left = np.mean(seconds) * (n - k - 1) if seconds else 0
-    return f"fold {k+1}/{n}: {seconds[-1] if seconds else 0:.0f} s, {len(oof)} cells, AUC {auc:.4f}; about {left/60:.1f} min left"
+    return (f"fold {k+1}/{n}: {seconds[-1] if seconds else 0:.0f} s, {len(oof)} cells, AUC {auc:.4f}; "
+            f"about {left/60:.1f} min left")
 
 # %% ../nbs/api/08_crossval.ipynb #c5b97659
 def fold_teachers(teachers, # cross-validation folders
                   k:int, # the fold
                   table:pd.DataFrame, # this run's `fold_table`
                  ) -> list[Path]:
-    "The fold-`k` models of the cross-validations `teachers`, each checked to have held out the same patients as `table`."
+    "The fold-`k` models of the cross-validations `teachers`, each checked to hold out the same patients as `table`."
     models = []
     for t in teachers:
         theirs = pd.read_csv(Path(t)/'folds.csv', keep_default_na=False)
@@ -135,7 +137,8 @@ def label_audit(oof:pd.DataFrame) -> pd.DataFrame:
     quality = get_label_quality_scores(labels, pred_probs)
     issues = ok[flagged].assign(suggested_label=np.where(p[flagged] >= 0.5, PARASITIZED, UNINFECTED),
                                 label_quality=quality[flagged])
-    return issues.sort_values('label_quality')[['path', 'patient', 'label', 'suggested_label', 'label_quality', 'prob_parasitized']]
+    columns = ['path', 'patient', 'label', 'suggested_label', 'label_quality', 'prob_parasitized']
+    return issues.sort_values('label_quality')[columns]
 
 # %% ../nbs/api/08_crossval.ipynb #2909a971
 def patient_audit(oof:pd.DataFrame, issues:pd.DataFrame) -> pd.DataFrame:
@@ -144,7 +147,8 @@ def patient_audit(oof:pd.DataFrame, issues:pd.DataFrame) -> pd.DataFrame:
     df = oof.assign(parasitized=oof.label.eq(PARASITIZED), flagged=flagged)
     out = df.groupby('patient').agg(cells=('path', 'size'), parasitized_share=('parasitized', 'mean'),
                                     flagged=('flagged', 'sum'))
-    return out.assign(flagged_share=out.flagged/out.cells).sort_values(['flagged', 'flagged_share'], ascending=False).reset_index()
+    out = out.assign(flagged_share=out.flagged/out.cells)
+    return out.sort_values(['flagged', 'flagged_share'], ascending=False).reset_index()
 
 # %% ../nbs/api/08_crossval.ipynb #f66f8c99
 def audit_gallery(issues:pd.DataFrame, root:Path, n:int=8):
@@ -156,7 +160,8 @@ def audit_gallery(issues:pd.DataFrame, root:Path, n:int=8):
         if not len(worst): row[0].set_title(f'labelled {c}: none flagged', fontsize=8, loc='left')
         for ax, r in zip(row, worst.itertuples()):
             ax.imshow(read_image(Path(root)/r.path))
-            ax.set_title(f'{r.label[:5]} -> {r.suggested_label[:5]}?\np={r.prob_parasitized:.2f} {r.patient[:12]}', fontsize=6)
+            ax.set_title(f'{r.label[:5]} -> {r.suggested_label[:5]}?\np={r.prob_parasitized:.2f} {r.patient[:12]}',
+                         fontsize=6)
     fig.suptitle('most suspect labels (cleanlab on out-of-fold probabilities)', fontsize=9)
     fig.tight_layout()
     return fig
@@ -165,8 +170,9 @@ def audit_gallery(issues:pd.DataFrame, root:Path, n:int=8):
 TARGETS = (0.95, 0.97, 0.98, 0.99)
 
 def tradeoff_table(y, prob, kept, refer_band:float=None, targets=TARGETS) -> pd.DataFrame:
-    "For each target sensitivity: the threshold set on the `kept` cells, sensitivity on them, and on all cells sensitivity, specificity and the share referred."
-    y, prob, kept, band = np.asarray(y, bool), np.asarray(prob, float), np.asarray(kept, bool), setting('refer_band', refer_band)
+    "Per target sensitivity: the threshold set on `kept` cells, sensitivity there; on all: sensitivity, specificity."
+    y, prob, kept = np.asarray(y, bool), np.asarray(prob, float), np.asarray(kept, bool)
+    band = setting('refer_band', refer_band)
     rows = []
     for t in targets:
         th = sensitivity_threshold(y[kept], prob[kept], t)
@@ -177,7 +183,7 @@ def tradeoff_table(y, prob, kept, refer_band:float=None, targets=TARGETS) -> pd.
 
 # %% ../nbs/api/08_crossval.ipynb #8b663ce2
 def threshold_check(oof:pd.DataFrame, kept, target:float) -> pd.DataFrame:
-    "Each fold scored at the threshold set (for `target`, on kept cells) on the other folds: is the rule stable across patients?"
+    "Each fold at the threshold set (for `target`, kept cells) on the other folds: is the rule stable across patients?"
     y, p, kept = oof.label.eq(PARASITIZED).values, oof.prob_parasitized.values, np.asarray(kept, bool)
     rows = []
     for k in sorted(oof.fold.unique()):
@@ -193,7 +199,8 @@ def _fold_rows(oof:pd.DataFrame, threshold:float, out:Path=None) -> list[dict]:
     "Per fold: patients, cells, ROC AUC, accuracy at 0.5, sensitivity and specificity at `threshold`, training time."
     rows = []
     for k, f in oof.groupby('fold'):
-        s, s5 = clinical_scores(f.label.eq(PARASITIZED), f.prob_parasitized, threshold), clinical_scores(f.label.eq(PARASITIZED), f.prob_parasitized)
+        is_parasitized = f.label.eq(PARASITIZED)
+        s, s5 = (clinical_scores(is_parasitized, f.prob_parasitized, t) for t in (threshold, 0.5))
         info = out/f'fold_{k}'/'fold.json' if out else None
         rows.append(dict(fold=int(k), patients=f.patient.nunique(), cells=len(f), roc_auc=s['roc_auc'], accuracy_at_half=s5['accuracy'],
                          sensitivity=s['sensitivity'], specificity=s['specificity'],
@@ -205,7 +212,8 @@ def cv_figures(oof:pd.DataFrame, tradeoff:pd.DataFrame, threshold:float) -> dict
     "ROC of each fold and pooled; sensitivity and specificity against the threshold, the chosen one marked."
     y, p = oof.label.eq(PARASITIZED), oof.prob_parasitized
     fig, ax = plt.subplots(figsize=(5, 4.5))
-    curves = [(f'fold {k}', f, dict(lw=1, alpha=0.6)) for k, f in oof.groupby('fold')] + [('pooled', oof, dict(lw=2, color='k'))]
+    curves = [(f'fold {k}', f, dict(lw=1, alpha=0.6)) for k, f in oof.groupby('fold')]
+    curves += [('pooled', oof, dict(lw=2, color='k'))]
     for name, f, style in curves:
         fpr, tpr, _ = skm.roc_curve(f.label.eq(PARASITIZED), f.prob_parasitized)
         ax.plot(fpr, tpr, label=f'{name} (AUC {skm.auc(fpr, tpr):.4f})', **style)
@@ -231,7 +239,7 @@ def cv_report(oof:pd.DataFrame, # out-of-fold rows (`OOF_COLUMNS`), every cell o
               n_boot:int=1000, # patient bootstrap resamples for the intervals
               recipe:dict=None, # what was cross-validated, recorded as given
              ) -> dict:
-    "Pooled out-of-fold metrics with patient-bootstrap intervals, the audit, the operating point and its check; all written to `out`."
+    "Pooled out-of-fold metrics with patient-bootstrap intervals, the audit, the operating point and check, in `out`."
     out, target = Path(out), setting('target_sensitivity', target_sensitivity)
     ok = oof[oof.prob_parasitized.notna()].reset_index(drop=True)
     issues = label_audit(ok)
@@ -261,9 +269,12 @@ def cv_report(oof:pd.DataFrame, # out-of-fold rows (`OOF_COLUMNS`), every cell o
 def cv_summary(report:dict) -> str:
     "A few lines on a cross-validation `report`: pooled scores with intervals, the operating point, the audit."
     return '\n'.join([
-        f"out-of-fold: {report['cells']} cells, {report['patients']} patients, {report['folds']} folds ({report['unscored']} unreadable)",
-        'at 0.5:        ' + '  '.join(format_score(report['at_half'], k) for k in ('accuracy', 'roc_auc', 'sensitivity', 'specificity')),
-        f"at {report['threshold']:.4f}:   " + '  '.join(format_score(report['at_threshold'], k) for k in ('sensitivity', 'specificity', 'accuracy')),
+        f"out-of-fold: {report['cells']} cells, {report['patients']} patients, {report['folds']} folds "
+        f"({report['unscored']} unreadable)",
+        'at 0.5:        ' + '  '.join(format_score(report['at_half'], k)
+                                      for k in ('accuracy', 'roc_auc', 'sensitivity', 'specificity')),
+        f"at {report['threshold']:.4f}:   " + '  '.join(format_score(report['at_threshold'], k)
+                                                        for k in ('sensitivity', 'specificity', 'accuracy')),
         f"  (threshold for sensitivity {report['target_sensitivity']} on the audited cells; there: "
         + format_score(report['at_threshold_audited'], 'sensitivity') + ')',
         f"label audit: {report['label_issues']['flagged']} cells flagged " +
@@ -271,10 +282,12 @@ def cv_summary(report:dict) -> str:
 
 # %% ../nbs/api/08_crossval.ipynb #3ac10c29
 def compare_oof(a:pd.DataFrame, b:pd.DataFrame, n_boot:int=1000, seed:int=0) -> dict:
-    "`b` minus `a` in pooled ROC AUC and accuracy at 0.5 over the same cells, each with a paired patient-bootstrap 95% interval."
-    m = a.merge(b, on=['path', 'patient', 'label'], suffixes=('_a', '_b')).dropna(subset=['prob_parasitized_a', 'prob_parasitized_b'])
+    "`b` minus `a` in pooled ROC AUC and accuracy at 0.5 on the same cells, with paired patient-bootstrap intervals."
+    m = a.merge(b, on=['path', 'patient', 'label'], suffixes=('_a', '_b'))
+    m = m.dropna(subset=['prob_parasitized_a', 'prob_parasitized_b'])
     y, pa, pb = m.label.eq(PARASITIZED).values, m.prob_parasitized_a.values, m.prob_parasitized_b.values
-    a_draws, b_draws = (bootstrap_scores(y, q, m.patient, 0.5, n_boot, seed) for q in (pa, pb))  # the same seed: paired draws
+    # the same seed: paired draws
+    a_draws, b_draws = (bootstrap_scores(y, q, m.patient, 0.5, n_boot, seed) for q in (pa, pb))
     point = dict(roc_auc=skm.roc_auc_score(y, pb) - skm.roc_auc_score(y, pa),
                  accuracy=((pb >= 0.5) == y).mean() - ((pa >= 0.5) == y).mean())
     draws = b_draws - a_draws

@@ -1,4 +1,4 @@
-"""From a data source (the NIH URL, any URL, a local zip or an extracted folder) to fastai `DataLoaders` with the seed's recipe.
+"""From a data source (the NIH URL, any URL, a local zip, a folder) to `DataLoaders` with the seed's recipe.
 
 Docs: https://malaria-fastai.github.io/malaria_fastai/api/data.html.md"""
 
@@ -46,21 +46,22 @@ def _local_path(url:str) -> Path|None:
 
 # %% ../nbs/api/02_data.ipynb #9d786cb8
 def archive_name(url:str) -> str:
-    "The name an archive from `url` is kept under: its file name and 8 hex digits of the URL's SHA-256, so no two URLs share one."
+    "The name an archive from `url` is kept under: its file name and 8 hex digits of the URL's SHA-256."
     name = Path(urlparse(url).path).name or 'archive.zip'
     return f"{Path(name).stem}-{hashlib.sha256(url.encode()).hexdigest()[:8]}{Path(name).suffix or '.zip'}"
 
 def _fetch(url:str, to:Path, timeout:float):
-    "Download `url` to `to` with fastai's progress bar; a clear `ConnectionError` when it fails or stalls for `timeout` seconds."
+    "Download `url` to `to` with fastai's progress bar; a `ConnectionError` if it fails or stalls `timeout` seconds."
     try: download_url(url, to, timeout=timeout); print()  # end the progress bar's line
-    except (OSError, NameError) as e:  # fastcore's urlretrieve raises NameError on a cut-off transfer (it lacks an import)
+    # fastcore's urlretrieve raises NameError on a cut-off transfer (it lacks an import)
+    except (OSError, NameError) as e:
         stalled = isinstance(e, TimeoutError) or isinstance(getattr(e, 'reason', None), TimeoutError)
         raise ConnectionError(f"could not download {url}: " + (f"no data for {timeout:g} s (a stalled server?)" if stalled else
             f"{e}") + ". If you are offline, point $MALARIA_DATA_URL at a local copy (file://...) or $MALARIA_DATA at an "
             "extracted folder.") from e
 
 def _check_archive(url:str, archive:Path, sha256:str=None):
-    "Raise (so nothing is kept) unless `archive` is a zip of the expected size (the NIH archive's) and SHA-256 (if given)."
+    "Raise (so nothing is kept) unless `archive` is a zip of the expected size (the NIH one's) and SHA-256 (if given)."
     size = archive.stat().st_size
     if url == NIH_URL and size != NIH_BYTES:
         raise IOError(f"{url} gave {size:,} bytes, expected {NIH_BYTES:,}: incomplete or changed; nothing was kept")
@@ -75,7 +76,7 @@ def download(url:str=None, # archive URL; default `data_source()`
              sha256:str=None, # expected SHA-256 of the archive, checked before it is kept
              timeout:float=60, # seconds without data before a stalled download is given up
             ) -> Path:
-    "Download the archive at `url` into `dest` (a scratch folder, checks, then a rename) and return its path; a local one as is."
+    "Download the archive at `url` into `dest` (scratch folder, checks, rename); return its path, a local one as is."
     url = url or data_source()
     local = _local_path(url)
     if local is not None:
@@ -86,7 +87,8 @@ def download(url:str=None, # archive URL; default `data_source()`
         if zipfile.is_zipfile(archive): return archive
         print(f"{archive} is not a zip archive (kept from a failed download?): downloading it again")
     print(f"Downloading {url} to {archive}")
-    with scratch_folder(archive.parent, '.download-') as tmp:  # whatever happens, nothing partial lands beside the archive
+    # whatever happens, nothing partial lands beside the archive
+    with scratch_folder(archive.parent, '.download-') as tmp:
         _fetch(url, tmp/archive.name, timeout)
         _check_archive(url, tmp/archive.name, sha256)
         os.replace(tmp/archive.name, archive)
@@ -104,7 +106,7 @@ def class_root(path:Path) -> Path:
 
 # %% ../nbs/api/02_data.ipynb #efa35461
 def unsafe_entries(z:zipfile.ZipFile) -> list[str]:
-    "Entries of `z` that would land outside the folder it is extracted into: absolute paths, `..`, drive letters, symlinks."
+    "Entries of `z` that would land outside the folder extracted to: absolute paths, `..`, drive letters, symlinks."
     def unsafe(info):
         name = info.filename.replace('\\', '/')
         return (name.startswith('/') or '..' in name.split('/') or re.match(r'^[A-Za-z]:', name) is not None
@@ -116,7 +118,7 @@ MAX_UNPACKED = 32 * 2**30  # bytes of images an archive may unpack to (the whole
 MAX_RATIO = 20  # images barely compress: an archive that unpacks to 20 times its size is a zip bomb, not cells
 
 def archive_images(z:zipfile.ZipFile) -> list[zipfile.ZipInfo]:
-    "The entries of `z` worth extracting: image files by extension, without macOS's `__MACOSX/` and `._` resource forks."
+    "The entries of `z` worth extracting: image files by extension, not macOS's `__MACOSX/` and `._` resource forks."
     is_fork = lambda name: name.startswith('__MACOSX/') or Path(name).name.startswith('._')
     return [i for i in z.infolist() if not i.is_dir() and Path(i.filename).suffix.lower() in image_extensions
             and not is_fork(i.filename.replace('\\', '/'))]
@@ -127,9 +129,10 @@ def check_unpacked_size(archive:Path, # the archive, for its size on disk
                         limit:int=MAX_UNPACKED, # most bytes in all
                         ratio:float=MAX_RATIO, # most bytes out per byte of archive
                        ):
-    "Refuse, before anything is written, images that would unpack to over `limit` bytes, `ratio` times the archive, or the free space."
+    "Refuse, before writing, images that would unpack to over `limit` bytes, `ratio` times the archive, or free space."
     total, packed = sum(i.file_size for i in images), max(Path(archive).stat().st_size, 1)
-    if total > limit: raise ValueError(f"{archive} would unpack to {total:,} bytes of images, over the limit of {limit:,}: refused")
+    if total > limit:
+        raise ValueError(f"{archive} would unpack to {total:,} bytes of images, over the limit of {limit:,}: refused")
     if total > ratio * max(packed, 2**20):  # a small archive's headers may outweigh its few images
         raise ValueError(f"{archive} would unpack to {total:,} bytes, {total/packed:.0f} times its own size: cell images do not "
                          "compress like that (a zip bomb?); refused")
@@ -144,9 +147,10 @@ def _archive_stamp(archive:Path) -> dict:
     return dict(archive=str(archive.resolve()), bytes=st.st_size, mtime_ns=st.st_mtime_ns)
 
 def _unpack(archive:Path, into:Path) -> int:
-    "Extract the image entries of `archive` into `into` after refusing zip-slip and zip bombs; return how many files were left out."
+    "Extract the images of `archive` into `into`, zip-slip and zip bombs refused; return how many files were left out."
     try: z = zipfile.ZipFile(archive)
-    except zipfile.BadZipFile as e: raise ValueError(f"{archive} is not a readable zip archive ({e}): incomplete or corrupt download?") from e
+    except zipfile.BadZipFile as e:
+        raise ValueError(f"{archive} is not a readable zip archive ({e}): incomplete or corrupt download?") from e
     with z:
         bad = unsafe_entries(z)
         if bad: raise ValueError(f"refusing to extract {archive}: {len(bad)} entries would land outside the folder "
@@ -188,7 +192,7 @@ def get_data(data=None) -> Path:
 
 # %% ../nbs/api/02_data.ipynb #0793809c
 def image_files(folder:Path) -> list[Path]:
-    "Image files (by extension) anywhere under `folder`, sorted; linked folders are not followed, so a link loop cannot trap the walk."
+    "Image files (by extension) anywhere under `folder`, sorted; linked folders not followed (no link loop traps it)."
     return sorted(Path(r)/f for r,_,fs in os.walk(folder) for f in fs if Path(f).suffix.lower() in image_extensions)
 
 def cell_files(path:Path) -> list[Path]:
@@ -234,9 +238,10 @@ def _map_key(fn) -> str:
     return '/'.join(Path(fn).parts[-2:])
 
 def read_patient_map(csv:Path) -> dict:
-    "File -> patient from a CSV with `file` and `patient` columns; a file named by its path (class folder and name count) or name."
+    "File -> patient from a CSV with `file` and `patient` columns; a file named by path (class folder/name) or name."
     df = pd.read_csv(csv, dtype=str, keep_default_na=False)
-    if not {'file', 'patient'} <= set(df.columns): raise ValueError(f"{csv} needs the columns file,patient; it has {list(df.columns)}")
+    if not {'file', 'patient'} <= set(df.columns):
+        raise ValueError(f"{csv} needs the columns file,patient; it has {list(df.columns)}")
     df = df.assign(file=[_map_key(f) for f in df.file]).drop_duplicates()
     clash = df.file[df.file.duplicated()].tolist()
     if clash: raise ValueError(f"{csv} gives {len(clash)} files more than one patient, e.g. {clash[0]}")
@@ -244,7 +249,7 @@ def read_patient_map(csv:Path) -> dict:
 
 @contextmanager
 def patient_map(csv:Path=None):
-    "Within this block `patient_id` takes each file's patient from `csv` (`read_patient_map`) before its name; `None`: no change."
+    "In this block `patient_id` takes a file's patient from `csv` (`read_patient_map`) before its name; `None`: as is."
     token = _PATIENT_MAP.set(read_patient_map(csv)) if csv else None
     try: yield
     finally:
@@ -271,9 +276,11 @@ def unknown_patients(files) -> list:
 def _need_patients(files, what:str):
     "Raise when some `files` carry no patient id, so that `what` (a split by patient) cannot be made."
     unknown = unknown_patients(files)
-    if unknown: raise ValueError(f"{what} needs the patient of every cell, but {len(unknown)} of {len(files)} file names carry no "
-                                 f"NIH patient id (e.g. {Path(unknown[0]).name}; NIH names read <patient>_IMG_<field>_cell_<n>.png): "
-                                 "give a patient map (--patient-map CSV with columns file,patient), keep the NIH names, or split at random (--split random), knowing a patient's cells then sit on both sides")
+    if unknown:
+        raise ValueError(f"{what} needs the patient of every cell, but {len(unknown)} of {len(files)} file names carry no "
+                         f"NIH patient id (e.g. {Path(unknown[0]).name}; NIH names read <patient>_IMG_<field>_cell_<n>.png): "
+                         "give a patient map (--patient-map CSV with columns file,patient), keep the NIH names, or "
+                         "split at random (--split random), knowing a patient's cells then sit on both sides")
 
 def field_id(fn) -> str:
     "Slide field (photo) of an NIH cell file: the name before `_cell_`; the file stem when the name does not parse."
@@ -286,19 +293,22 @@ def patient_folds(files, n_folds:int=5, seed:int=0) -> np.ndarray:
     _need_patients(files, 'a split by patient')
     labels, groups = [cell_label(f) for f in files], [patient_id(f) for f in files]
     n_groups = len(set(groups))
-    if n_groups < n_folds: raise ValueError(f"{n_folds} patient folds need at least {n_folds} patients, found {n_groups}")
+    if n_groups < n_folds:
+        raise ValueError(f"{n_folds} patient folds need at least {n_folds} patients, found {n_groups}")
     folds = np.full(len(files), -1)
-    splits = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(np.zeros(len(files)), labels, groups)
+    kfold = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    splits = kfold.split(np.zeros(len(files)), labels, groups)
     for k, (_, held_out) in enumerate(splits): folds[held_out] = k
     return folds
 
 def patient_split(files, valid_pct:float=0.2, seed:int=42):
-    "Seeded split by patient: the first of `patient_folds`, about `valid_pct` of the patients, both classes in validation."
+    "Seeded split by patient: the first of `patient_folds`, about `valid_pct` of the patients, both classes validated."
     n_groups = len({patient_id(f) for f in files})
     if n_groups < 2: raise ValueError(f"a patient split needs at least 2 patients, found {n_groups}")
     valid = patient_folds(files, min(n_groups, max(2, round(1/valid_pct))), seed) == 0
     missing = set(CLASSES) - {cell_label(f) for f,v in zip(files, valid) if v}
-    if missing: raise ValueError(f"the patient split left no {' or '.join(missing)} cell in validation: more patients are needed")
+    if missing:
+        raise ValueError(f"the patient split left no {' or '.join(missing)} cell in validation: more patients are needed")
     return list(np.flatnonzero(~valid)), list(np.flatnonzero(valid))
 
 def held_out_split(valid_patients):
@@ -312,16 +322,17 @@ def held_out_split(valid_patients):
 # %% ../nbs/api/02_data.ipynb #a186f34b
 @use_settings
 def make_splitter(split:str=None, valid_pct:float=None, seed:int=None, valid_patients=None):
-    "fastai splitter: `held_out_split(valid_patients)` when given, else 'patient' (`patient_split`), 'random' (the seed's) or 'none'."
+    "fastai splitter: `held_out_split(valid_patients)` if given, else 'patient' (`patient_split`), 'random' or 'none'."
     if valid_patients is not None: return held_out_split(valid_patients)
-    if split == 'none': return held_out_split([])  # every cell trains: a final model whose threshold comes from cross-validation
+    # every cell trains: a final model whose threshold comes from cross-validation
+    if split == 'none': return held_out_split([])
     if split == 'patient': return partial(patient_split, valid_pct=valid_pct, seed=seed)
     if split == 'random': return RandomSplitter(valid_pct, seed=seed)
     raise ValueError(f"unknown split {split!r}: use 'patient', 'random' or 'none'")
 
 # %% ../nbs/api/02_data.ipynb #a5726b1d
 def train_without(splitter, root:Path, exclude=()):
-    "`splitter`, leaving the cells in `exclude` (paths relative to `root`, e.g. 'Parasitized/x.png') out of its training side."
+    "`splitter`, leaving the cells in `exclude` (paths relative to `root`, e.g. 'Parasitized/x.png') out of training."
     exclude = {Path(e).as_posix() for e in exclude}
     if not exclude: return splitter
     def split(files):
@@ -342,7 +353,7 @@ def split_summary(files, train_idx, valid_idx) -> pd.DataFrame:
 # %% ../nbs/api/02_data.ipynb #f82ab582
 @use_settings
 def cell_datablock(size:int=None, splitter=None) -> DataBlock:
-    "The seed's `DataBlock`: class-folder labels, `splitter` (default `make_splitter()`), squish resize to `size`, flips, ImageNet stats."
+    "The seed's `DataBlock`: folder labels, `splitter` (`make_splitter()`), squish to `size`, flips, ImageNet stats."
     return DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=list(CLASSES))), get_y=parent_label,
                      splitter=splitter or make_splitter(),
                      item_tfms=Resize(size, method=ResizeMethod.Squish),
@@ -350,7 +361,7 @@ def cell_datablock(size:int=None, splitter=None) -> DataBlock:
 
 # %% ../nbs/api/02_data.ipynb #397e0369
 def cells_tensor(files, size:int, n_workers:int=None):
-    "Decode and squish `files` to uint8 (N, 3, size, size) with `decoded_batches`; also return `{file: reason}` for unreadable ones."
+    "Decode and squish `files` to uint8 (N, 3, size, size) by `decoded_batches`; and `{file: reason}` of bad ones."
     chunks, bad = [np.zeros((0, size, size, 3), np.uint8)], {}
     for _, pixels, errors in decoded_batches(files, size, bs=1024, n_workers=n_workers):
         chunks.append(pixels)
@@ -426,7 +437,7 @@ def file_dataloaders(dls:DataLoaders) -> DataLoaders:
 
 # %% ../nbs/api/02_data.ipynb #24687c69
 def empty_dataloaders(size:int, bs:int=64) -> DataLoaders:
-    "The cells' `DataLoaders` (`cell_datablock`'s vocab and preprocessing at `size`) holding no cells: for a learner rebuilt from weights."
+    "The cells' `DataLoaders` (`cell_datablock`'s vocab, preprocessing at `size`), empty: for a learner from weights."
     with tempfile.TemporaryDirectory() as d:  # fastai sets a pipeline up on one item: a blank image, gone once built
         blank = Path(d)/PARASITIZED/'blank.png'
         blank.parent.mkdir()

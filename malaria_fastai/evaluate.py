@@ -1,4 +1,4 @@
-"""How a model does on cells of patients it has never seen: clinical metrics with patient-level confidence intervals, curves, calibration, referral, per-patient parasitemia, and where the model looked.
+"""How a model does on patients it never saw: clinical metrics with patient intervals, curves, referral, parasitemia.
 
 Docs: https://malaria-fastai.github.io/malaria_fastai/api/evaluate.html.md"""
 
@@ -30,9 +30,11 @@ def labelled_cells(folder, learn:Learner=None, patients:str=None) -> list[Path]:
     files = cell_files(class_root(folder))
     if patients:
         keep = set(getattr(learn, 'meta', {}).get(f'{patients}_patients', []))
-        if not keep: raise ValueError(f"the model records no {patients} patients: train it with this version (split='patient')")
+        if not keep:
+            raise ValueError(f"the model records no {patients} patients: train it with this version (split='patient')")
         files = [f for f in files if patient_id(f) in keep]
-    if not files: raise ValueError(f"no labelled cells under {folder}" + (f" from the model's {patients} patients" if patients else ''))
+    if not files:
+        raise ValueError(f"no labelled cells under {folder}" + (f" from the model's {patients} patients" if patients else ''))
     return files
 
 # %% ../nbs/api/07_evaluate.ipynb #e7a1d8a6
@@ -59,7 +61,7 @@ def undefined_scores(is_parasitized, called) -> dict:
     return why
 
 def clinical_scores(is_parasitized, prob, threshold:float=0.5, sample_weight=None) -> dict:
-    "Accuracy, sensitivity, specificity, precision, F1, F2, ROC AUC and MCC of the calls at `threshold`; NaN if undefined."
+    "Accuracy, sensitivity, specificity, precision, F1, F2, ROC AUC and MCC of calls at `threshold`; NaN: undefined."
     y, pred = np.asarray(is_parasitized, dtype=int), (np.asarray(prob) >= threshold).astype(int)
     kw, undefined = dict(sample_weight=sample_weight), undefined_scores(y, pred)
     scores = dict(
@@ -75,7 +77,7 @@ def clinical_scores(is_parasitized, prob, threshold:float=0.5, sample_weight=Non
 
 # %% ../nbs/api/07_evaluate.ipynb #64559fb0
 def patient_draws(patients, n_boot:int=1000, seed:int=0) -> tuple[np.ndarray, np.ndarray]:
-    "`n_boot` resamples of whole patients with replacement: the times each patient is drawn (n_boot, patients), and each cell's patient."
+    "`n_boot` resamples of whole patients: the times each patient is drawn (n_boot, patients), and each cell's patient."
     ids, inverse = np.unique(np.asarray(patients), return_inverse=True)
     picks = np.random.default_rng(seed).integers(0, len(ids), (n_boot, len(ids)))
     counts = np.zeros((n_boot, len(ids)), np.float32)
@@ -83,13 +85,14 @@ def patient_draws(patients, n_boot:int=1000, seed:int=0) -> tuple[np.ndarray, np
     return counts, inverse
 
 def _weighted_auc(y, prob, w:np.ndarray) -> np.ndarray:
-    "ROC AUC under each row of cell weights `w` (draws, cells): the weighted Mann-Whitney statistic, ties counting half."
+    "ROC AUC under each row of cell weights `w` (draws, cells): the weighted Mann-Whitney statistic, ties count half."
     order = np.argsort(prob, kind='stable')
     y, prob, w = y[order], prob[order], w[:, order]
     starts = np.flatnonzero(np.r_[True, prob[1:] != prob[:-1]])  # runs of tied probabilities
     pos, neg = (np.add.reduceat(np.where(m, w, 0), starts, axis=1) for m in (y, ~y))
     below = np.cumsum(neg, 1) - neg
-    with np.errstate(invalid='ignore', divide='ignore'): return (pos * (below + neg / 2)).sum(1) / (pos.sum(1) * neg.sum(1))
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return (pos * (below + neg / 2)).sum(1) / (pos.sum(1) * neg.sum(1))
 
 def _ratio(a, b): return np.divide(a, b,
                                    out=np.full_like(a, np.nan), where=b > 0)  # NaN if undefined, as `clinical_scores`
@@ -113,7 +116,7 @@ def bootstrap_ci(is_parasitized, prob, patients, threshold:float=0.5, n_boot:int
     return {k: interval95(draws[k].values) for k in HEADLINE}
 
 def interval95(draws:np.ndarray) -> list|None:
-    "The 95% interval of bootstrap `draws` (2.5th and 97.5th percentiles) where a score is defined; `None` where it is in none."
+    "The 95% interval of bootstrap `draws` (2.5th and 97.5th percentiles) where a score is defined; `None` if in none."
     draws = draws[~np.isnan(draws)]
     return [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))] if len(draws) else None
 
@@ -138,7 +141,8 @@ def band_for_sensitivity(table:pd.DataFrame, target:float=0.995) -> float|None:
 # %% ../nbs/api/07_evaluate.ipynb #06ed3bce
 def parasitemia_table(files, is_parasitized, predicted, by=patient_id) -> pd.DataFrame:
     "Cells, labelled and predicted parasitized share, and their difference, per group given by `by` (patient or field)."
-    df = pd.DataFrame(dict(group=[by(f) for f in files], labelled=np.asarray(is_parasitized, float), predicted=np.asarray(predicted, float)))
+    df = pd.DataFrame(dict(group=[by(f) for f in files], labelled=np.asarray(is_parasitized, float),
+                           predicted=np.asarray(predicted, float)))
     out = df.groupby('group').agg(cells=('labelled', 'size'), labelled_share=('labelled', 'mean'),
                                   predicted_share=('predicted', 'mean'))
     return out.assign(difference=out.predicted_share - out.labelled_share).reset_index()
@@ -200,7 +204,7 @@ def curve_figures(is_parasitized, prob, threshold:float) -> dict:
 
 # %% ../nbs/api/07_evaluate.ipynb #3b247636
 def scores_with_ci(y, prob, patients, threshold:float, n_boot:int=1000) -> dict:
-    "Headline scores at `threshold`, each with its patient-bootstrap 95% interval; an undefined one `None`, with the reason."
+    "Headline scores at `threshold`, each with its patient-bootstrap 95% interval; an undefined one `None`, with why."
     point, ci = clinical_scores(y, prob, threshold), bootstrap_ci(y, prob, patients, threshold, n_boot)
     undefined = undefined_scores(y, np.asarray(prob) >= threshold)
     return {k: dict(value=None, ci95=None, undefined=undefined[k]) if k in undefined else
@@ -218,19 +222,20 @@ def format_score(scores:dict, k:str) -> str:
 
 # %% ../nbs/api/07_evaluate.ipynb #b6a8c54b
 def scored_cells(run:pd.DataFrame, files) -> tuple:
-    "From `predict`'s rows for `files`: which were scored, those files, their labels and patients, and how many patients are unknown."
+    "From `predict`'s rows for `files`: which were scored, those files, labels, patients, how many patients unknown."
     ok = run.error.eq('').values
     for f, e in zip(run.path[~ok], run.error[~ok]): print(f'skipped {f}: {e}')
     files = [f for f, k in zip(files, ok) if k]
     y = np.array([cell_label(f) == PARASITIZED for f in files])
     pats, unknown = [patient_id(f) for f in files], len(unknown_patients(files))
-    if unknown: warnings.warn(f"PATIENTS UNKNOWN: {unknown} of {len(files)} file names carry no NIH patient id: each such cell counts "
-                              "as a patient of its own, so its intervals are per cell (narrower than by patient) and cells of the "
-                              "model's training patients cannot be recognised")
+    if unknown:
+        warnings.warn(f"PATIENTS UNKNOWN: {unknown} of {len(files)} file names carry no NIH patient id: each such cell counts "
+                      "as a patient of its own, so its intervals are per cell (narrower than by patient) and cells of the "
+                      "model's training patients cannot be recognised")
     return ok, files, y, pats, unknown
 
 def write_tables(out:Path, files, y, called, referral:pd.DataFrame) -> dict:
-    "Write the per-patient and per-field parasitemia (`called`: the model's calls) and the referral table as CSVs; their names."
+    "Write per-patient and per-field parasitemia (`called`: the model's calls) and referral table CSVs; their names."
     tables = {'per_patient': parasitemia_table(files, y, called, patient_id),
               'per_field': parasitemia_table(files, y, called, field_id), 'referral': referral}
     for name, table in tables.items():
@@ -238,7 +243,7 @@ def write_tables(out:Path, files, y, called, referral:pd.DataFrame) -> dict:
     return {name: f'{name}.csv' for name in tables}
 
 def evaluation_figures(learn:Learner, files, y, prob, threshold:float, referral:pd.DataFrame) -> dict:
-    "The report's figures: ROC, precision-recall, reliability and confusion (`curve_figures`), referral, top losses, Grad-CAM."
+    "The report's figures: ROC, precision-recall, reliability, confusion (`curve_figures`), referral, losses, Grad-CAM."
     figs = curve_figures(y, prob, threshold)
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.plot(referral.referred, referral.sensitivity_kept, '.-', label='sensitivity kept')
@@ -299,7 +304,8 @@ def report_summary(report:dict) -> str:
     "A few lines on a `report`: the headline metrics with their 95% intervals, plain and with TTA."
     lines = [f"{report['n']} cells from {report['patients']} patients ({report['skipped']} skipped, {report['leaked_cells']} "
              f"from training patients); threshold {report['threshold']:.4f}; engine {report['engine']}; 95% intervals by "
-             + ('patient' if report.get('interval_unit', 'patient') == 'patient' else f"CELL: {report['patients_unknown']} names carry no patient id")]
+             + ('patient' if report.get('interval_unit', 'patient') == 'patient'
+                 else f"CELL: {report['patients_unknown']} names carry no patient id")]
     for name in ('plain', 'tta'):
         if name not in report: continue
         for at in ('at_threshold', 'at_0.5'):

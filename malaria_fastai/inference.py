@@ -1,4 +1,4 @@
-"""Classify cell images with a trained model: files and folders in, one row per file out, batched; through the model's ONNX twin when it has one (no torch needed), else through torch.
+"""Classify cell images with a trained model, batched, a row per file: its ONNX twin where it has one, else torch.
 
 Docs: https://malaria-fastai.github.io/malaria_fastai/api/inference.html.md"""
 
@@ -20,15 +20,17 @@ from .learner import preprocessing, cell_scores, weights_file, learner_from_weig
 def load_model(model=None, # an export (`model.pkl`) or its weights (`model.safetensors`); default `default_model()`
                trust:bool=False, # unpickle an export with no safetensors weights beside it: only from a source you trust
               ) -> Learner:
-    "Load a model onto the CPU: rebuilt from its safetensors weights (SHA-256 checked) where it has them; a bare pickle only if `trust`."
+    "Load a model on the CPU: rebuilt from its safetensors weights (SHA-256 checked) if any; a bare pickle if `trust`."
     model = Path(model or default_model())
-    if model.suffix == '.onnx': raise ValueError(f"{model} is an ONNX model: torch needs the fastai export (model.pkl); use engine 'onnx'")
+    if model.suffix == '.onnx':
+        raise ValueError(f"{model} is an ONNX model: torch needs the fastai export (model.pkl); use engine 'onnx'")
     weights = weights_file(model)
     if weights.is_file():
         verify_checksum(weights, trust)
         return learner_from_weights(weights)
     if not model.is_file():
-        raise FileNotFoundError(f"no model at {model}: train one with `malaria-fastai train`, or pass the path of an export (--model)")
+        raise FileNotFoundError(f"no model at {model}: train one with `malaria-fastai train`, "
+                                "or pass the path of an export (--model)")
     if not trust:
         raise ModelIntegrityError(f"{model} is a pickle without {weights.name} beside it: unpickling runs whatever code it "
                                   "holds, and a checksum beside it proves nothing about who wrote it. Load it only if you trust "
@@ -40,7 +42,8 @@ def load_model(model=None, # an export (`model.pkl`) or its weights (`model.safe
     except Exception as e:
         raise ModelIntegrityError(f"{model} cannot be unpickled ({type(e).__name__}: {str(e)[:200]}): not a fastai export, or one "
                                   "made with other fastai or torch versions than these") from None
-    if not record.exists() and 'fastai' in getattr(learn, 'meta', {}): check_versions(learn.meta, model)  # the record inside
+    # the record inside
+    if not record.exists() and 'fastai' in getattr(learn, 'meta', {}): check_versions(learn.meta, model)
     class_index(learn.dls.vocab, model)
     learn.model.float()  # a compact export keeps half-precision weights
     return learn
@@ -58,13 +61,14 @@ def export_half(learn:Learner, dest:Path) -> Path:
 
 # %% ../nbs/api/06_inference.ipynb #10a8a575
 def operating_point(learn:Learner, threshold:float=None, refer_band:float=None) -> tuple[float, float]:
-    "Threshold (given, else stored with the model, else 0.5) and referral band (given, else stored with the model, else the setting)."
+    "Threshold (given, else the model's, else 0.5) and referral band (given, else the model's, else the setting)."
     meta = getattr(learn, 'meta', {})
-    return first_given(threshold, meta.get('threshold'), 0.5), setting('refer_band', first_given(refer_band, meta.get('refer_band')))
+    band = setting('refer_band', first_given(refer_band, meta.get('refer_band')))
+    return first_given(threshold, meta.get('threshold'), 0.5), band
 
 # %% ../nbs/api/06_inference.ipynb #5679ac3a
 class TorchCells:
-    "A cell classifier run by torch, with the interface of `runtime.OnnxCells`: `size`, `threshold`, `refer_band`, `meta`, `scores`, `engine`."
+    "A cell classifier run by torch, with the interface of `runtime.OnnxCells` (`size`, `threshold`, `scores`...)."
     def __init__(self, learn:Learner, source=None):
         self.learn, self.meta, self.size = learn, getattr(learn, 'meta', {}), preprocessing(learn)[0]
         self.threshold, self.refer_band = self.meta.get('threshold', 0.5), self.meta.get('refer_band')
@@ -77,7 +81,7 @@ class TorchCells:
         return cls(load_model(model, trust), source)
 
     def scores(self, pixels:np.ndarray, tta:bool=False) -> tuple[np.ndarray, np.ndarray]:
-        "Probability of Parasitized for uint8 pixels (n, size, size, 3), and the model's features (`learner.cell_scores`)."
+        "Probability of Parasitized for uint8 pixels (n, size, size, 3), and the features (`learner.cell_scores`)."
         return cell_scores(self.learn, tta)(pixels)
 
 
@@ -94,7 +98,7 @@ def predict(items, # files and/or folders of cell images
             check:bool=True, # flag (and refer) images unlike the training cells, with the model's stored `InputCheck`
             progress:bool=False, # a fastprogress bar over the batches
            ) -> pd.DataFrame:
-    "Classify the images in `items` in batches: one row per file with `path`, `prediction`, `prob_parasitized`, `refer`, `flag`, `error`."
+    "Classify `items` in batches: a row per file, `path`, `prediction`, `prob_parasitized`, `refer`, `flag`, `error`."
     cells = TorchCells(model) if isinstance(model, Learner) else open_cells(model, engine, trust)
     rows = classify_cells(items, cells, bs, tta, threshold, refer_band, n_workers, check, progress)
     df = pd.DataFrame(rows, columns=list(COLUMNS))

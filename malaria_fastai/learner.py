@@ -1,4 +1,4 @@
-"""A fastai `Learner` for cells: ResNet18 or ResNet50, metrics with Parasitized as the positive class, the operating threshold, a clear error when ImageNet weights cannot be fetched, and the ONNX twin.
+"""A fastai `Learner` for cells: ResNet18/50, Parasitized-positive metrics, the threshold, weights, ONNX twin.
 
 Docs: https://malaria-fastai.github.io/malaria_fastai/api/learner.html.md"""
 
@@ -20,6 +20,7 @@ from fastai.vision.all import (Learner, vision_learner, resnet18, resnet50, accu
                                LabelSmoothingCrossEntropyFlat, Resize, Normalize, MixedPrecision, Callback, default_device, L)
 from torch.amp import GradScaler
 from fastai.metrics import AccumMetric, ActivationType, skm_to_fastai
+from fastcore.basics import store_attr
 from .core import *
 from .data import empty_dataloaders
 
@@ -31,7 +32,7 @@ def _roc_auc(targs, probs, pos:int):
 
 # %% ../nbs/api/03_learner.ipynb #f13d34ee
 def clinical_metrics(vocab) -> list:
-    "fastai metrics, `Parasitized` positive: accuracy, error rate, sensitivity, specificity, precision, F1, F2, ROC AUC."
+    "fastai metrics, `Parasitized` positive: accuracy, error rate, sensitivity, specificity, precision, F1, F2, AUC."
     pos, neg = class_index(vocab), class_index(vocab, cls=UNINFECTED)
     def score(f, name, **kw): return skm_to_fastai(f, name=name, **kw)
     return [accuracy, error_rate,
@@ -65,10 +66,10 @@ def _weights_help(arch:str, err) -> str:
 
 # %% ../nbs/api/03_learner.ipynb #ee646a23
 class CellLoss(LabelSmoothingCrossEntropyFlat):
-    "fastai's label-smoothing cross-entropy (plain at `eps=0`), cross-entropy on soft targets, `decodes` calling Parasitized from `threshold` up."
+    "fastai's label-smoothing cross-entropy (plain at `eps=0`), soft targets too; `decodes` calls from `threshold`."
     def __init__(self, *args, eps:float=0.1, threshold:float=0.5, pos:int=0, **kwargs):
         super().__init__(*args, eps=eps, **kwargs)
-        self.threshold, self.pos = threshold, pos
+        store_attr('threshold,pos')
     def __call__(self, inp, targ, **kwargs):
         if not targ.is_floating_point(): return super().__call__(inp, targ, **kwargs)
         return -(targ.float() * F.log_softmax(inp.float(), -1)).sum(-1).mean()  # class probabilities, e.g. a teacher's
@@ -89,7 +90,7 @@ def cell_learner(dls, # `DataLoaders` from `cell_dataloaders`
                  label_smoothing:float=None, # `eps` of fastai's label-smoothing cross-entropy; 0 for plain cross-entropy
                  **kwargs, # passed to `vision_learner`, e.g. `path`, `model_dir`
                 ) -> Learner:
-    "A `vision_learner` for the cells in `dls`: `CellLoss`, `clinical_metrics`, `FloatWeights`, body frozen when `pretrained`."
+    "A `vision_learner` for `dls`: `CellLoss`, `clinical_metrics`, `FloatWeights`, body frozen if `pretrained`."
     if arch not in ARCHS: raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
     loss_func = CellLoss(eps=label_smoothing, pos=class_index(dls.vocab))
     kwargs = dict(loss_func=loss_func, metrics=clinical_metrics(dls.vocab), cbs=FloatWeights(), **kwargs)
@@ -99,16 +100,18 @@ def cell_learner(dls, # `DataLoaders` from `cell_dataloaders`
 # %% ../nbs/api/03_learner.ipynb #e2a946fd
 def cpu_has_bf16() -> bool:
     "True where this CPU has bfloat16 instructions (AVX512-BF16 or AMX), so bfloat16 autocast speeds training up."
-    return any(getattr(torch.cpu, check, lambda: False)() for check in ('_is_avx512_bf16_supported', '_is_amx_tile_supported'))
+    checks = ('_is_avx512_bf16_supported', '_is_amx_tile_supported')
+    return any(getattr(torch.cpu, check, lambda: False)() for check in checks)
 
 class CPUBFloat16(MixedPrecision):
     "fastai's `MixedPrecision` in bfloat16 on the CPU (fastai autocasts on CUDA only); no loss scaling is needed."
     def __init__(self): super().__init__(amp_mode='bf16')
     def before_fit(self):
-        self.autocast, self.learn.scaler, self.scales = torch.autocast('cpu', dtype=torch.bfloat16), GradScaler('cpu', enabled=False), L()
+        self.autocast, self.scales = torch.autocast('cpu', dtype=torch.bfloat16), L()
+        self.learn.scaler = GradScaler('cpu', enabled=False)
 
 def mixed_precision_cbs(learn:Learner, enabled:bool=None) -> list:
-    "Callbacks that train `learn` in mixed precision on its device: `MixedPrecision` on CUDA, `CPUBFloat16` on a bfloat16 CPU, else none."
+    "Mixed-precision callbacks for `learn`'s device: `MixedPrecision` on CUDA, `CPUBFloat16` on bfloat16 CPUs, or none."
     if not setting('mixed_precision', enabled): return []
     device = torch.device(getattr(learn.dls, 'device', None) or default_device())
     if device.type == 'cuda': return [MixedPrecision()]
@@ -116,7 +119,7 @@ def mixed_precision_cbs(learn:Learner, enabled:bool=None) -> list:
 
 # %% ../nbs/api/03_learner.ipynb #15632871
 def preprocessing(learn:Learner):
-    "Input size and normalisation (mean, std) of `learn`'s data: the size of its `Resize` (or fast path), the stats of its `Normalize`."
+    "Input size and normalisation (mean, std) of `learn`'s data: its `Resize` (or fast path) size, `Normalize` stats."
     resize = [t for t in learn.dls.after_item.fs if isinstance(t, Resize)]
     norm = next(t for t in learn.dls.after_batch.fs if isinstance(t, Normalize))
     return (resize[0].size[0] if resize else learn.dls.size), norm.mean.cpu(), norm.std.cpu()
@@ -139,7 +142,7 @@ def with_features(net, x) -> tuple[torch.Tensor, torch.Tensor]:
     finally: hook.remove()
 
 def cell_scores(learn:Learner, tta:bool=False):
-    "Function from uint8 pixels (n, H, W, 3) to the probabilities of Parasitized and the model's features (`classify`'s `score`)."
+    "Function from uint8 pixels (n, H, W, 3) to the probabilities of Parasitized and features (`classify`'s `score`)."
     size, mean, std = preprocessing(learn)
     pos, net = class_index(learn.dls.vocab), learn.model.eval()
     device = next(net.parameters()).device
@@ -153,7 +156,7 @@ def cell_scores(learn:Learner, tta:bool=False):
 
 # %% ../nbs/api/03_learner.ipynb #d1fa0909
 def export_onnx(learn:Learner, dest:Path, atol:float=1e-4) -> Path:
-    "Write `learn`'s model (softmax and features) to ONNX at `dest`, preprocessing and run record in its metadata, checked against torch."
+    "Write `learn`'s model (softmax, features) to ONNX at `dest`, preprocessing and record in meta, checked on torch."
     from malaria_fastai.runtime import OnnxCells, write_onnx_meta, add_feature_output
     size, mean, std = preprocessing(learn)
     meta = dict(getattr(learn, 'meta', {}), **made_with(), size=size, mean=mean.flatten().tolist(), std=std.flatten().tolist(),
@@ -180,7 +183,7 @@ def weights_file(model) -> Path:
     return Path(model).with_suffix('.safetensors')
 
 def save_weights(learn:Learner, dest:Path, half:bool=False) -> Path:
-    "Write `learn`'s weights (half precision if `half`) and run record (in the header) to safetensors at `dest`, with its SHA-256."
+    "Write `learn`'s weights (half if `half`) and run record (header) to safetensors at `dest`, with its SHA-256."
     from safetensors.torch import save_file
     cast = lambda v: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
     state = {k: cast(v) for k,v in learn.model.state_dict().items()}
@@ -190,11 +193,12 @@ def save_weights(learn:Learner, dest:Path, half:bool=False) -> Path:
     return Path(dest)
 
 def learner_from_weights(weights:Path) -> Learner:
-    "A learner for predicting, rebuilt from safetensors `weights` and the run record in their header: nothing is unpickled."
+    "A learner for predicting, rebuilt from safetensors `weights` and the run record in the header: nothing unpickled."
     from safetensors import safe_open
     with safe_open(str(weights), 'pt') as f:
         header = f.metadata() or {}
-        if 'malaria_fastai' not in header: raise ValueError(f"{weights} holds no malaria_fastai run record: not this project's")
+        if 'malaria_fastai' not in header:
+            raise ValueError(f"{weights} holds no malaria_fastai run record: not this project's")
         meta, state = json.loads(header['malaria_fastai']), {k: f.get_tensor(k) for k in f.keys()}
     check_versions(meta, weights, dict(malaria_fastai=2))  # the recipe's conventions, not a pickle's library internals
     class_index(meta.get('vocab', CLASSES), weights)

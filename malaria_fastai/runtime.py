@@ -1,4 +1,4 @@
-"""Classify cells with the ONNX twin of a model, using onnxruntime, numpy and Pillow only: no torch, no fastai. Fast to start, small to ship, enough for a small offline device.
+"""Classify cells with a model's ONNX twin through onnxruntime, numpy and Pillow only: no torch, fast to start.
 
 Docs: https://malaria-fastai.github.io/malaria_fastai/api/runtime.html.md"""
 
@@ -18,7 +18,7 @@ from .core import *
 
 # %% ../nbs/api/01_runtime.ipynb #44f0eea7
 def cell_stats(pixels:np.ndarray) -> np.ndarray:
-    "Eleven statistics per uint8 image (n, size, size, 3): dark share (all, border), contrast, cell colour, spread, saturation, edges."
+    "Eleven statistics per uint8 image (n, size, size, 3): dark share (all, border), contrast, colour, spread, edges."
     px = pixels.astype(np.float32)
     dark = px.max(-1) < 20  # the NIH crops' black background
     border = np.concatenate([dark[:, 0], dark[:, -1], dark[:, :, 0], dark[:, :, -1]], 1).mean(1)
@@ -34,7 +34,7 @@ def cell_stats(pixels:np.ndarray) -> np.ndarray:
 
 # %% ../nbs/api/01_runtime.ipynb #96b8ce3f
 class FeatureDistance:
-    "Mahalanobis distance of a model's features from the nearest class mean of its training cells (top `k` directions, the rest pooled)."
+    "Mahalanobis distance of a model's features from the nearest class mean of its training cells (top `k` directions)."
     def __init__(self, class_means, components, variances, residual_var:float, limit:float):
         self.class_means, self.components = np.asarray(class_means, np.float64), np.asarray(components, np.float64)
         self.variances = np.asarray(variances, np.float64)
@@ -73,7 +73,7 @@ class FeatureDistance:
 
 # %% ../nbs/api/01_runtime.ipynb #fd2ecebc
 class InputCheck:
-    "Flags images unlike the training cells: size and shape, blank, Mahalanobis distances of `cell_stats` and of the model's features."
+    "Flags images unlike the training cells: size, shape, blank, distances of `cell_stats` and of the model's features."
     min_side, max_side, max_aspect = 16, 600, 3.0  # NIH crops are 40-350 px a side, roughly square
     def __init__(self, mean, precision, limit:float, features:FeatureDistance=None):
         self.mean, self.precision = np.asarray(mean, float), np.asarray(precision, float)
@@ -129,7 +129,8 @@ class InputCheck:
         if max(w, h) > self.max_side or max(w, h) / min(w, h) > self.max_aspect:
             return f"not a single cell: size {w}x{h}, like a whole field photo"
         if stats[2] < 4: return "blank"
-        if dist > self.limit: return "unlike the training cells" + (": no black background around a cell" if stats[1] < 0.3 else '')
+        if dist > self.limit:
+            return "unlike the training cells" + (": no black background around a cell" if stats[1] < 0.3 else '')
         return "unlike the training cells to the model (its features)" if far else ''
 
 # %% ../nbs/api/01_runtime.ipynb #bf86d52b
@@ -163,9 +164,10 @@ def classify(items, # files and/or folders of cell images
              check:InputCheck=None, # flags (and refers) images unlike the training cells; `None` checks nothing
              progress:bool=False, # a fastprogress bar over the batches
             ) -> list[dict]:
-    "One row (a dict with `COLUMNS`) per input file: the call, its probability, whether to refer it and why, or why it was skipped."
+    "A row (a dict with `COLUMNS`) per input file: the call, its probability, whether to refer it, why, or its error."
     inputs = list_inputs(items)
-    rows = [dict(path=str(p), prediction='', prob_parasitized=float('nan'), refer=False, flag='', error=e) for p,e in inputs]
+    rows = [dict(path=str(p), prediction='', prob_parasitized=float('nan'), refer=False, flag='', error=e)
+            for p,e in inputs]
     todo = [i for i,(_,e) in enumerate(inputs) if not e]
     batches = decoded_batches([inputs[i][0] for i in todo], size, bs, n_workers)
     if progress: batches = with_progress(batches, -(-len(todo) // bs), f'{len(todo)} images in batches of {bs}')
@@ -201,19 +203,21 @@ def onnx_twin(model) -> Path:
     return Path(model).with_suffix('.onnx')
 
 def onnx_for(model, engine:str='auto') -> Path|None:
-    "The ONNX file to run for `model` (an export or its twin): always for 'onnx', where it exists for 'auto', never for 'torch'."
-    if engine not in ('auto', 'onnx', 'torch'): raise ValueError(f"unknown engine {engine!r}: use 'auto', 'onnx' or 'torch'")
+    "The ONNX file to run for `model` (an export or its twin): always for 'onnx', if it exists for 'auto', not 'torch'."
+    if engine not in ('auto', 'onnx', 'torch'):
+        raise ValueError(f"unknown engine {engine!r}: use 'auto', 'onnx' or 'torch'")
     model = Path(model)
     twin = model if model.suffix == '.onnx' else onnx_twin(model)
     if engine == 'torch' or (engine == 'auto' and not twin.is_file()): return None
-    if not twin.is_file(): raise FileNotFoundError(f"no ONNX model at {twin}: make one with `malaria-fastai export-onnx`")
+    if not twin.is_file():
+        raise FileNotFoundError(f"no ONNX model at {twin}: make one with `malaria-fastai export-onnx`")
     return twin
 
 # %% ../nbs/api/01_runtime.ipynb #bb9d7a04
 FEATURES = 'features'
 
 def add_feature_output(path:Path) -> Path:
-    "Give the ONNX model at `path` a second output, `features`: the input of its head's first linear layer (pooled body features)."
+    "Give the ONNX model at `path` a second output, `features`: the input of its head's first linear layer."
     import onnx
     from onnx import helper, TensorProto
     model = onnx.load(str(path))
@@ -223,14 +227,15 @@ def add_feature_output(path:Path) -> Path:
     name = next(n.input[0] for n in graph.node if n.op_type in ('Gemm', 'MatMul'))
     while name in producer and producer[name].op_type in ('QuantizeLinear', 'DequantizeLinear'):
         name = producer[name].input[0]
-    graph.node.append(helper.make_node('Identity', [name], [FEATURES], name=FEATURES))  # the float tensor, not its int8 copy
+    # the float tensor, not its int8 copy
+    graph.node.append(helper.make_node('Identity', [name], [FEATURES], name=FEATURES))
     graph.output.append(helper.make_tensor_value_info(FEATURES, TensorProto.FLOAT, None))
     with replace_when_done(path) as tmp: onnx.save(model, str(tmp))
     return Path(path)
 
 # %% ../nbs/api/01_runtime.ipynb #4bc9d3b5
 class OnnxCells:
-    "A cell classifier from an ONNX file (checked against its SHA-256 unless `trust`), run with onnxruntime; preprocessing from its metadata."
+    "An ONNX cell classifier (SHA-256 checked unless `trust`) run by onnxruntime, preprocessing from its metadata."
     def __init__(self, path, threads:int=None, trust:bool=False):
         import onnxruntime as ort
         verify_checksum(path, trust)  # a changed threshold or weight must not be used silently
@@ -241,9 +246,11 @@ class OnnxCells:
         props = self.session.get_modelmeta().custom_metadata_map
         if 'malaria_fastai' not in props: raise ValueError(f"{path} is not a malaria_fastai ONNX model (no metadata)")
         self.meta = json.loads(props['malaria_fastai'])
-        self.size, self.threshold, self.refer_band = self.meta['size'], self.meta.get('threshold', 0.5), self.meta.get('refer_band')
+        self.size, self.threshold = self.meta['size'], self.meta.get('threshold', 0.5)
+        self.refer_band = self.meta.get('refer_band')
         self.mean, self.std = (np.array(self.meta[k], np.float32).reshape(1, 3, 1, 1) for k in ('mean', 'std'))
-        check_versions(self.meta, path, dict(malaria_fastai=2))  # the recipe's conventions: preprocessing, vocab, threshold
+        # the recipe's conventions: preprocessing, vocab, threshold
+        check_versions(self.meta, path, dict(malaria_fastai=2))
         self.pos, self.input = class_index(self.meta['vocab'], path), self.session.get_inputs()[0].name
         self.output = self.session.get_outputs()[0].name  # the probabilities
         self.has_features = FEATURES in [o.name for o in self.session.get_outputs()]
@@ -254,7 +261,7 @@ class OnnxCells:
         return (pixels.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255) - self.mean) / self.std
 
     def scores(self, pixels:np.ndarray, tta:bool=False) -> tuple[np.ndarray, np.ndarray|None]:
-        "Probability of Parasitized for uint8 pixels (n, size, size, 3), and the features (of the unflipped image) where the model has them."
+        "Probability of Parasitized for uint8 pixels (n, size, size, 3), and the features where the model has them."
         x = self.model_input(pixels)
         probs, *features = self.session.run(None, {self.input: x})
         flips = (x[..., ::-1], x[..., ::-1, :], x[..., ::-1, ::-1]) if tta else ()  # their probabilities only
@@ -329,7 +336,7 @@ def quantize_onnx(src:Path, # an ONNX twin (float)
                   dest:Path, # where to write the int8 model
                   pixels:np.ndarray, # calibration cells: uint8 (n, size, size, 3), from training patients
                  ) -> Path:
-    "Static int8 quantization of an ONNX twin with onnxruntime, calibrated on `pixels`; the metadata is kept, a SHA-256 written."
+    "Static int8 quantization of an ONNX twin by onnxruntime, calibrated on `pixels`; metadata kept, a SHA-256 written."
     import tempfile
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quant_pre_process,
                                           quantize_static)

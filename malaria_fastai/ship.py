@@ -1,4 +1,4 @@
-"""The shipped model's rules, in one place: the operating point from cross-validation, which ONNX twin ships, and the files `models/default` holds.
+"""The shipped model's rules in one place: the operating point from cross-validation, which twin ships, its files.
 
 Docs: https://malaria-fastai.github.io/malaria_fastai/api/ship.html.md"""
 
@@ -21,7 +21,8 @@ from .crossval import twin_oof, cv_report
 
 # %% ../nbs/api/11_ship.ipynb #c3254c54
 INT8_TOLERANCE = 0.003  # the int8 twin ships while it stays this close to the float fold models out of fold
-CV_FILES = ('oof.csv', 'report.json', 'label_issues.csv', 'patient_audit.csv', 'tradeoff.csv', 'roc.png', 'tradeoff.png')
+CV_FILES = ('oof.csv', 'report.json', 'label_issues.csv', 'patient_audit.csv', 'tradeoff.csv', 'roc.png',
+            'tradeoff.png')
 # not label_issues.png: it shows NIH cell images, which the project never commits (`malaria-fastai cv` draws it anew)
 
 def shipping_point(float_report:dict, # `cv`'s report.json: the float fold models
@@ -44,16 +45,18 @@ def shipped_learner(run:Path, # a `train` run on every dev patient (`valid_patie
                    ) -> Learner:
     "The model of `run` as it ships: half-precision weights (read back as float), the operating point in its record."
     learn = load_model(Path(run)/'model.pkl')
-    if learn.meta.get('valid_patients'): raise ValueError(f"{run} held patients out: ship a model trained on every dev patient")
+    if learn.meta.get('valid_patients'):
+        raise ValueError(f"{run} held patients out: ship a model trained on every dev patient")
     learn = learner_from_weights(save_weights(learn, Path(tmp)/'half.safetensors', half=True))
     learn.meta = dict(learn.meta, **point, cv=cv)
     learn.loss_func.threshold = point['threshold']
     return learn
 
 def onnx_twins(learn:Learner, files, tmp:Path, n_calib:int=512, n_timed:int=2000) -> dict:
-    "The float and int8 twins of `learn` in `tmp` (int8 calibrated on `n_calib` cells of `files`), each timed on `n_timed` cells."
+    "The float and int8 twins of `learn` in `tmp` (int8 calibrated on `n_calib` of `files`), each timed on `n_timed`."
     rng = np.random.default_rng(0)
-    calib = np.stack([cell_pixels(f, learn.meta['size']) for f in rng.choice(files, min(n_calib, len(files)), replace=False)])
+    chosen = rng.choice(files, min(n_calib, len(files)), replace=False)
+    calib = np.stack([cell_pixels(f, learn.meta['size']) for f in chosen])
     quantize_onnx(export_onnx(learn, Path(tmp)/'float.onnx'), Path(tmp)/'int8.onnx', calib)
     timed, twins = list(np.random.default_rng(1).choice(files, min(n_timed, len(files)), replace=False)), {}
     for name in ('float', 'int8'):
@@ -67,17 +70,19 @@ def _copy_cv(cv:Path, out:Path):
     "The cross-validation's tables and figures into `out/cv`, its int8 scores into `out/cv/int8`."
     (out/'cv'/'int8').mkdir(parents=True, exist_ok=True)
     for name in CV_FILES: shutil.copy(cv/name, out/'cv'/name)
-    for name in ('report.json', 'tradeoff.csv', 'tradeoff.png', 'roc.png'): shutil.copy(cv/'int8'/name, out/'cv'/'int8'/name)
+    for name in ('report.json', 'tradeoff.csv', 'tradeoff.png', 'roc.png'):
+        shutil.copy(cv/'int8'/name, out/'cv'/'int8'/name)
 
 def ship_model(run:Path, # `train` on every dev patient, with the recipe that `cv` cross-validated
                cv:Path, # `cv` of that recipe over the same data
                data:Path, # the data both saw (a folder of class folders)
                out:Path=Path('models/default'), # where the shipped files go
               ) -> dict:
-    "Package `run` as the shipped model in `out`, its operating point and twin chosen from `cv`; return what `ship.json` holds."
+    "Package `run` as the shipped model in `out`, operating point and twin chosen by `cv`; return `ship.json`'s dict."
     root, out, cv = class_root(data), Path(out), Path(cv)
     floats = json.loads((cv/'report.json').read_text())
-    int8s = cv_report(twin_oof(cv, root), cv/'int8', target_sensitivity=floats['target_sensitivity'], recipe=floats['recipe'])
+    int8s = cv_report(twin_oof(cv, root), cv/'int8', target_sensitivity=floats['target_sensitivity'],
+                      recipe=floats['recipe'])
     point, engine = shipping_point(floats, int8s), 'int8' if int8_holds(floats, int8s) else 'float'
     quoted = dict(float_threshold=floats['threshold'], int8_threshold=int8s['threshold'],
                   target_sensitivity=floats['target_sensitivity'])
@@ -89,10 +94,12 @@ def ship_model(run:Path, # `train` on every dev patient, with the recipe that `c
     write_checksum(out/'model.onnx')
     export_half(learn, out/'model.pkl')  # for fastai's `load_learner`
     save_weights(learn, out/'model.safetensors', half=True)  # what this package loads
-    with replace_when_done(out/'model.json') as tmp: tmp.write_text(json.dumps(dict(learn.meta, weights='float16'), indent=1))
+    with replace_when_done(out/'model.json') as tmp:
+        tmp.write_text(json.dumps(dict(learn.meta, weights='float16'), indent=1))
     shutil.rmtree(out/'evaluation', ignore_errors=True)  # no held-out patients: the cross-validation is the evaluation
     _copy_cv(cv, out)
-    agree = float(((twins['float']['probs'] >= point['threshold']) == (twins['int8']['probs'] >= point['threshold'])).mean())
+    calls = {name: twin['probs'] >= point['threshold'] for name, twin in twins.items()}
+    agree = float((calls['float'] == calls['int8']).mean())
     ship = dict(run=str(run), cv=str(cv), **point, **quoted, onnx=engine, int8_float_agreement_at_threshold=agree,
                 onnx_cells_per_s={k: round(v['cells_per_s']) for k, v in twins.items()},
                 sizes_mib={f.name: round(f.stat().st_size/2**20, 2) for f in out.iterdir() if f.is_file()})

@@ -1,4 +1,4 @@
-"""The seed's recipe end to end: data, learner, two-stage `fit_one_cycle`, per-epoch checkpoints, best-epoch restore, threshold, history, plots, export and its ONNX twin.
+"""The seed's recipe end to end: data, learner, two-stage `fit_one_cycle`, resumable checkpoints, threshold, export.
 
 Docs: https://malaria-fastai.github.io/malaria_fastai/api/train.html.md"""
 
@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np, pandas as pd, torch
 from fastai.vision.all import Callback, Learner, SaveModelCallback, CSVLogger, set_seed
+from fastcore.basics import store_attr
 from .core import *
 from .data import *
 from .learner import *
@@ -30,7 +31,7 @@ def _b64(t:torch.Tensor) -> str: return base64.b64encode(t.numpy().tobytes()).de
 def _tensor(s:str) -> torch.Tensor: return torch.frombuffer(bytearray(base64.b64decode(s)), dtype=torch.uint8)
 
 def train_state(learn:Learner) -> dict:
-    "What the next epoch draws on besides weights and optimiser: every random state (Python, NumPy, torch, CUDA, the shuffles) and the loss smoothing, as JSON."
+    "What the next epoch draws on besides the weights: every random state (Python, NumPy, torch, shuffles), smoothing."
     kind, keys, *rest = np.random.get_state()
     smooth = learn.recorder.smooth_loss
     return dict(python=random.getstate(), numpy=[kind, keys.tolist(), *rest], torch=_b64(torch.get_rng_state()),
@@ -56,18 +57,19 @@ def _fsync(path:Path):
     with open(path, 'rb') as f: os.fsync(f.fileno())
 
 class AtomicSaveModelCallback(SaveModelCallback):
-    "fastai's `SaveModelCallback`, each checkpoint synced and renamed into place; `keep` newest epochs only, each with its `train_state`."
+    "fastai's `SaveModelCallback`, checkpoints synced and renamed in place; the `keep` newest with their `train_state`."
     def __init__(self, *args, keep:int=0, # epoch checkpoints kept (0: all); each gets `<name>.state.json` beside it
                  **kwargs):
         super().__init__(*args, **kwargs)
-        self.keep = keep
+        store_attr('keep')
     def after_epoch(self):
         if not _skipped(self): super().after_epoch()
     def _save(self, name):
         tmp = self.learn.save(f'.{name}.part', with_opt=self.with_opt)
         _fsync(tmp)
         if self.every_epoch:  # the state first: a checkpoint in place always has its state beside it
-            with replace_when_done(tmp.with_name(f'{name}.state.json')) as s: s.write_text(json.dumps(train_state(self.learn)))
+            with replace_when_done(tmp.with_name(f'{name}.state.json')) as s:
+                s.write_text(json.dumps(train_state(self.learn)))
         self.last_saved_path = tmp.replace(tmp.with_name(f'{name}.pth'))
         if self.keep: prune_checkpoints(self.last_saved_path.parent, self.fname.removesuffix('_epoch'), self.keep)
 
@@ -78,8 +80,8 @@ class EpochCSVLogger(CSVLogger):
         else: super()._write_line(log)
 
 class RestoreTrainState(Callback):
-    "At the start of epoch `start` of a resumed fit, put back the `train_state` saved at the end of the epoch before it."
-    def __init__(self, state:dict, start:int): self.state, self.start = state, start
+    "At the start of epoch `start` of a resumed fit, put back the `train_state` saved at the end of the one before it."
+    def __init__(self, state:dict, start:int): store_attr()
     def before_train(self):
         if self.epoch == self.start: set_train_state(self.learn, self.state)
 
@@ -105,7 +107,7 @@ def _read_history(csv:Path) -> pd.DataFrame:
     return df.astype({c: float for c in df.columns if c not in ('epoch', 'time')}).astype({'epoch': int})
 
 def resume_point(learn:Learner, stage:str) -> tuple[int|None, dict|None]:
-    "Load the newest checkpoint of `stage` that reads back whole; return its epoch and `train_state` (`None`s: none does)."
+    "Load the newest checkpoint of `stage` that reads back whole; return its epoch and `train_state` (`None`s: none)."
     ckpt = learn.path/learn.model_dir
     for epoch in reversed(saved_epochs(ckpt, stage)):
         name = f'{stage}_epoch_{epoch}'
@@ -117,7 +119,8 @@ def resume_point(learn:Learner, stage:str) -> tuple[int|None, dict|None]:
             continue
         state = ckpt/f'{name}.state.json'
         if state.exists(): return epoch, json.loads(state.read_text())
-        print(f"{name} has no random state beside it (an older version's): the resumed run will not repeat an uninterrupted one exactly")
+        print(f"{name} has no random state beside it (an older version's): "
+              "the resumed run will not repeat an uninterrupted one exactly")
         return epoch, None
     return None, None
 
@@ -130,13 +133,14 @@ def _load_best(learn:Learner, stage:str):
 
 def fit_stage(learn:Learner, stage:str, epochs:int, lr, ax=None, resume:bool=False, restore_best:bool=True,
               keep_checkpoints:bool=False) -> pd.DataFrame:
-    "`fit_one_cycle` for `epochs` at `lr`, checkpointed every epoch, ending on the best epoch (or the last); `resume` continues."
+    "`fit_one_cycle` for `epochs` at `lr`, checkpointed each epoch, ending on the best (or last) one; `resume` goes on."
     ckpt = learn.path/learn.model_dir
     ckpt.mkdir(parents=True, exist_ok=True)
     csv = ckpt/f'history_{stage}.csv'
     done, state = resume_point(learn, stage) if resume else (None, None)
     start = 0 if done is None else done + 1
-    history = _read_history(csv)[lambda h: h.epoch < start] if start else pd.DataFrame()  # an epoch logged, not saved, runs again
+    # an epoch logged, not saved, runs again
+    history = _read_history(csv)[lambda h: h.epoch < start] if start else pd.DataFrame()
     if start:
         with replace_when_done(csv) as tmp: history.to_csv(tmp, index=False)
         print(f"resuming stage {stage} after epoch {done} of {epochs}")
@@ -144,14 +148,16 @@ def fit_stage(learn:Learner, stage:str, epochs:int, lr, ax=None, resume:bool=Fal
         if state: set_train_state(learn, state)  # where the next stage's draws begin
         if restore_best: _load_best(learn, stage)
     else:
-        cbs = [AtomicSaveModelCallback(every_epoch=True, fname=f'{stage}_epoch', with_opt=True, keep=0 if keep_checkpoints else 2),
+        keep = 0 if keep_checkpoints else 2
+        cbs = [AtomicSaveModelCallback(every_epoch=True, fname=f'{stage}_epoch', with_opt=True, keep=keep),
                EpochCSVLogger(f'{learn.model_dir}/history_{stage}.csv', append=bool(start))]
         if state: cbs.append(RestoreTrainState(state, start))
         if restore_best:
             cbs.append(AtomicSaveModelCallback(fname=f'{stage}_best', reset_on_fit=not start))
             if start: cbs[-1].best = float(history.valid_loss.min()) if len(history) else float('inf')
         learn.fit_one_cycle(epochs, lr, cbs=cbs, start_epoch=start)
-        if not keep_checkpoints: prune_checkpoints(ckpt, stage, 1)  # two while it runs, so a bad last one has one to fall back to
+        # two while it runs, so a bad last one has one to fall back to
+        if not keep_checkpoints: prune_checkpoints(ckpt, stage, 1)
         if ax is not None: plot_losses(learn, ax=ax, title=f'stage {stage}')
     return _read_history(csv).assign(stage=stage)
 
@@ -172,7 +178,7 @@ def training_pixels(dls) -> np.ndarray:
 
 # %% ../nbs/api/05_train.ipynb #479147a3
 def validation_threshold(learn:Learner, dl, target_sensitivity:float, threshold:float=None, figure:Path=None) -> float:
-    "`threshold`, else the one finding `target_sensitivity` of the parasitized cells of `dl`; their confusion matrix saved to `figure`."
+    "`threshold`, else the one finding `target_sensitivity` of parasitized cells in `dl`; confusion matrix to `figure`."
     probs, targs = learn.get_preds(dl=dl)
     pos = class_index(learn.dls.vocab)
     is_parasitized, prob = targs == pos, probs[:, pos]
@@ -193,7 +199,8 @@ def distil_targets(dls, # fast `DataLoaders` (cells in memory) from `cell_datalo
     pixels, p = training_pixels(dls), np.zeros(len(ds))
     for t in teachers:
         teacher = OnnxCells(onnx_for(t, 'onnx'))
-        if teacher.size != dls.size: raise ValueError(f"teacher {t} sees {teacher.size} px cells, the student {dls.size} px")
+        if teacher.size != dls.size:
+            raise ValueError(f"teacher {t} sees {teacher.size} px cells, the student {dls.size} px")
         p += np.concatenate([teacher.scores(pixels[i:i+bs])[0] for i in range(0, len(ds), bs)]) / len(teachers)
     pos = class_index(dls.vocab)
     soft = torch.empty(len(ds), 2)
@@ -206,7 +213,7 @@ def fit_recipe(learn:Learner, # from `cell_learner`, its `path` the run's folder
                mixed_precision:bool=None, # half-precision maths where the device has it natively (`mixed_precision_cbs`)
                resume:bool=False, restore_best:bool=True, keep_checkpoints:bool=False, # as `fit_stage`'s
               ) -> str:
-    "Fit each stage with `fit_stage`; write `history.csv` and `losses.png` into `learn.path`; return the precision trained in."
+    "Fit each stage by `fit_stage`; write `history.csv` and `losses.png` in `learn.path`; return the precision used."
     fig, axs = plt.subplots(1, len(stages), figsize=(6*len(stages), 4), squeeze=False)
     history, precision = [], mixed_precision_cbs(learn, mixed_precision)
     with learn.added_cbs(precision):  # for training only: the threshold and the export after it are float32
@@ -218,9 +225,10 @@ def fit_recipe(learn:Learner, # from `cell_learner`, its `path` the run's folder
     return precision[0].amp_mode.value if precision else 'fp32'
 
 def export_model(learn:Learner, dls):
-    "Write the model into `learn.path`: `model.pkl` (for `load_learner`), `model.safetensors` (what this project loads), the ONNX twin, `model.json`."
+    "Write in `learn.path`: `model.pkl` (`load_learner`), `model.safetensors` (what we load), ONNX twin, `model.json`."
     out = learn.path
-    learn.loss_func.threshold = learn.meta['threshold']  # fastai's `predict` and decoded `get_preds` call cells at it too
+    # fastai's `predict` and decoded `get_preds` call cells at it too
+    learn.loss_func.threshold = learn.meta['threshold']
     learn.dls = file_dataloaders(dls)  # from here on the learner reads image files, as its export will
     with replace_when_done(out/'model.pkl') as tmp: learn.export(tmp)
     write_checksum(out/'model.pkl')
@@ -260,7 +268,7 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
           resume:bool=False, # continue an interrupted run in `out_dir` from its last per-epoch checkpoint
           keep_checkpoints:bool=False, # keep every epoch's checkpoint; default the last (to resume from) and the best
          ) -> Learner:
-    "Train a cell classifier with the seed's recipe; leave checkpoints, `history.csv`, plots and `model.pkl` in `out_dir`."
+    "Train a cell classifier with the seed's recipe; leave checkpoints, `history.csv`, plots, the model in `out_dir`."
     out_dir = Path(out_dir or Path(setting('models_dir'))/f'{arch}_{size}px')
     with run_lock(out_dir):  # one run per folder: two would interleave checkpoints and history
         set_seed(seed, reproducible=True)
@@ -268,9 +276,11 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
                                valid_patients=valid_patients, exclude_train=exclude_train)
         if teachers: dls.train.dataset.labels = distil_targets(dls, teachers)
         has_valid = len(dls.splits[1]) > 0
-        if not has_valid and threshold is None: raise ValueError("no validation cells to set the threshold on: pass one (e.g. from cross-validation)")
+        if not has_valid and threshold is None:
+            raise ValueError("no validation cells to set the threshold on: pass one (e.g. from cross-validation)")
         learn = cell_learner(dls, arch, pretrained, label_smoothing, path=out_dir, model_dir='checkpoints')
-        stages = [('frozen', freeze_epochs, lr), ('unfrozen', epochs, slice(lr_low, lr_high))] if pretrained else [('scratch', epochs, lr)]
+        stages = ([('frozen', freeze_epochs, lr), ('unfrozen', epochs, slice(lr_low, lr_high))] if pretrained
+                 else [('scratch', epochs, lr)])
         precision = fit_recipe(learn, stages, mixed_precision, resume, restore_best and has_valid, keep_checkpoints)
         if has_valid: threshold = validation_threshold(learn, dls.valid, target_sensitivity, threshold,
                                                        out_dir/'confusion_matrix.png')
