@@ -73,6 +73,7 @@ class TorchCells:
         self.learn, self.meta, self.size = learn, getattr(learn, 'meta', {}), preprocessing(learn)[0]
         self.threshold, self.refer_band = self.meta.get('threshold', 0.5), self.meta.get('refer_band')
         self.engine = f'torch ({source})' if source else 'torch'
+        self._scorers = {tta: cell_scores(learn, tta) for tta in (False, True)}  # built once, not per batch
 
     @classmethod
     def load(cls, model, trust:bool=False):
@@ -82,7 +83,7 @@ class TorchCells:
 
     def scores(self, pixels:np.ndarray, tta:bool=False) -> tuple[np.ndarray, np.ndarray]:
         "Probability of Parasitized for uint8 pixels (n, size, size, 3), and the features (`learner.cell_scores`)."
-        return cell_scores(self.learn, tta)(pixels)
+        return self._scorers[bool(tta)](pixels)
 
 
 # %% ../nbs/api/06_inference.ipynb #a91ae980
