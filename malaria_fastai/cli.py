@@ -6,8 +6,8 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/cli.html.md"""
 
 # %% auto #0
 __all__ = ['BATCH', 'RATE', 'SHARE', 'TRUST', 'FLAGS', 'HIDDEN', 'COMMANDS', 'BY_PATIENT', 'ALIASES', 'AFTER_CTRL_C', 'SAY_DONE',
-           'download_cells', 'predict_cells', 'export_twin', 'bounded', 'add_flags', 'command_function', 'parser',
-           'excluded_cells', 'main']
+           'download_cells', 'predict_cells', 'export_twin', 'screen_fields', 'bounded', 'add_flags',
+           'command_function', 'parser', 'excluded_cells', 'main']
 
 # %% ../nbs/api/09_cli.ipynb #df48e7c2
 import argparse, contextlib, importlib, inspect, sys, tempfile
@@ -106,6 +106,28 @@ def export_twin(model:Path, # the export (model.pkl)
     print(export_onnx(load_model(model, trust_model), out or onnx_twin(model)))
     return 0
 
+def screen_fields(fields:list, # field photos: files, folders (searched recursively) and/or zips of them
+                  model:Path=None, # cell model, .pkl or its .onnx twin (default: the model setting, the shipped model)
+                  out:Path=Path('screen'), # folder for cells.csv, fields.csv, summary.json and overlays/
+                  threshold:float=None, # call a cell parasitized from this probability up (default: the model's)
+                  rbc_per_ul:float=None, # the patient's red blood cells per microlitre (default: 5 million, assumed)
+                  no_overlays:bool=False, # do not draw the fields' calls
+                  engine:str='auto', # 'auto': the model's ONNX twin when it has one, else torch
+                  trust_model:bool=False, # see `TRUST`
+                 ) -> int:
+    "Screen whole thin-smear field photos: find each red blood cell, classify it, count the sample's parasitemia."
+    from malaria_fastai.screen import screen, RBC_PER_UL
+    _check_destination(out/'summary.json')
+    res = screen(fields, model, out, engine, trust_model, threshold, rbc_per_ul=rbc_per_ul or RBC_PER_UL,
+                 overlays=not no_overlays, progress=sys.stderr.isatty())
+    s, est = res['summary'], res['summary']['parasitemia']
+    print(f"{s['fields'] - s['fields_unread']} of {s['fields']} fields screened: {s['cells']} cells, {s['counted']} counted, "
+          f"{s['parasitized']} {PARASITIZED}, {s['referred']} to refer\nparasitemia {est['value']:.2%} "
+          f"[{est['ci95'][0]:.2%}, {est['ci95'][1]:.2%}] ({s['correction']})\nwritten to {out}", file=sys.stderr)
+    if s['fields'] == s['fields_unread']:
+        print("malaria-fastai: error: no field could be read (reasons in fields.csv)", file=sys.stderr)
+        return 1
+    return 0
 
 # %% ../nbs/api/09_cli.ipynb #66e74caf
 def bounded(kind, lo, hi, open_ends:str=''):
@@ -138,13 +160,13 @@ FLAGS = dict(  # what the command line checks of an argument, by its name in any
     teachers=dict(nargs='+', type=Path, metavar='PATH'), out_dir=dict(flags=['--out']),
     exclude_train=dict(flags=['--exclude'], type=Path, metavar='CSV', help='a CSV with a path column (e.g. label_issues.csv '
                        'from cv): cells left out of training'), trust=dict(flags=['--trust-model'], help=TRUST),
-    trust_model=dict(help=TRUST))
+    trust_model=dict(help=TRUST), rbc_per_ul=dict(type=bounded(float, 1e5, 1e8)))
 HIDDEN = ('valid_patients', 'restore_best', 'fast', 'report')  # arguments for code, not for the command line
 
 def _flag_help(name:str, prm:inspect.Parameter, doc:str) -> str:
     "The help of argument `name`: its docment, and the default in force (the setting, where `None` means the setting)."
     default = settings()[name] if prm.default is None and name in DEFAULTS else prm.default
-    known = default is None or default is False or default == () or 'default' in doc
+    known = default is prm.empty or default is None or default is False or default == () or 'default' in doc
     return (doc + ('' if known else f' (default: {default})')).replace('%', '%%')
 
 def add_flags(p:argparse.ArgumentParser, func, flags:dict=None):
@@ -169,7 +191,8 @@ COMMANDS = {  # subcommand: (module, function, one line of help); its flags are 
     'cv': ('crossval', 'cross_validate', 'cross-validate the recipe by patient'),
     'predict': ('cli', 'predict_cells', 'classify cell images'),
     'evaluate': ('evaluate', 'evaluate', 'evaluate a model on a labelled folder'),
-    'export-onnx': ('cli', 'export_twin', 'write the ONNX twin of an export')}
+    'export-onnx': ('cli', 'export_twin', 'write the ONNX twin of an export'),
+    'screen': ('cli', 'screen_fields', 'screen whole field photos: find, classify and count the cells')}
 BY_PATIENT = ('train', 'cv', 'evaluate')  # they group cells by patient, so they take --patient-map
 ALIASES = {'predict': dict(out=dict(flags=['--out', '--csv']))}
 

@@ -10,7 +10,7 @@ __all__ = ['IMAGE_SUFFIXES', 'SCALE', 'CELL_RADIUS', 'HEALTHY_TYPES', 'RBC_PER_U
            'corners', 'match_boxes', 'read_annotations', 'cell_crops', 'rogan_gladen', 'parasitemia_estimate',
            'parasites_per_ul']
 
-# %% ../nbs/api/12_fields.ipynb #5d45657e
+# %% ../nbs/api/12_fields.ipynb #c39c298c
 import io, json, os, zipfile
 from pathlib import Path
 import numpy as np
@@ -19,7 +19,7 @@ from scipy import ndimage as ndi
 from scipy.optimize import linear_sum_assignment
 from .core import *
 
-# %% ../nbs/api/12_fields.ipynb #7bf21675
+# %% ../nbs/api/12_fields.ipynb #cf4860c8
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp')
 
 def fields_source(fields=None) -> Path:
@@ -29,7 +29,7 @@ def fields_source(fields=None) -> Path:
     if not Path(src).exists(): raise FileNotFoundError(f"field photos {src} do not exist")
     return Path(src)
 
-# %% ../nbs/api/12_fields.ipynb #b56b4251
+# %% ../nbs/api/12_fields.ipynb #54093a3b
 def _zip_fields(path:Path) -> list[tuple[str, object, str]]:
     "`(name, open, error)` for each image in the zip at `path` (no macOS resource forks)."
     with zipfile.ZipFile(path) as z:
@@ -56,7 +56,7 @@ def field_images(items) -> list[tuple[str, object, str]]:
         out += [row for p, e in listed for row in _image_row(p, e)] or [(str(item), None, 'folder holds no images')]
     return out
 
-# %% ../nbs/api/12_fields.ipynb #d6b09d73
+# %% ../nbs/api/12_fields.ipynb #02fcee0a
 SCALE = 3  # segmentation runs on every 3rd pixel: a cell stays ~27 pixels across, and a field takes ~0.3 s
 CELL_RADIUS = (28, 60)  # radii of a red blood cell, in full-size field pixels (IML cells: 60-115 across)
 
@@ -72,7 +72,7 @@ def cell_mask(dark:np.ndarray, scale:int=SCALE, pallor:float=1200) -> np.ndarray
     fg = remove_small_holes(dark > threshold_otsu(dark), max_size=pallor / scale**2)
     return ndi.binary_opening(fg, disk(max(1, round(4 / scale))))
 
-# %% ../nbs/api/12_fields.ipynb #5408e45a
+# %% ../nbs/api/12_fields.ipynb #99f928bc
 def split_touching(fg:np.ndarray, scale:int=SCALE, min_gap:float=14) -> np.ndarray:
     "Labels of `fg` split by a watershed on its distance transform, one seed per peak `min_gap` apart."
     from skimage.feature import peak_local_max
@@ -98,7 +98,7 @@ def round_cells(labels:np.ndarray, scale:int=SCALE, solidity:float=0.9, radius=C
         else: clumps[r.slice] |= r.image
     return boxes, masks, clumps
 
-# %% ../nbs/api/12_fields.ipynb #1f1b19e6
+# %% ../nbs/api/12_fields.ipynb #832a6f06
 def _covered(fg_sum:np.ndarray, x:int, y:int, q:int) -> float:
     "Share of cell pixels in the square of half-side `q` around (x, y), from the summed-area table `fg_sum`."
     h, w = fg_sum.shape[0] - 1, fg_sum.shape[1] - 1
@@ -117,7 +117,7 @@ def box_iou(a, # boxes (n, 4): x0, y0, x1, y1
     inter = iw * ih
     return inter / (area(a)[:, None] + area(b)[None] - inter).clip(1e-9)
 
-# %% ../nbs/api/12_fields.ipynb #63a61eeb
+# %% ../nbs/api/12_fields.ipynb #2757a80a
 def circle_cells(dark:np.ndarray, fg:np.ndarray, clumps:np.ndarray, taken:list, scale:int=SCALE,
                  radius=CELL_RADIUS, votes:float=0.3, cover:float=0.8, overlap:float=0.4):
     "Boxes and masks of the circles (Hough transform of the edges) centred in `clumps`, unlike the boxes `taken`."
@@ -139,7 +139,7 @@ def circle_cells(dark:np.ndarray, fg:np.ndarray, clumps:np.ndarray, taken:list, 
         boxes.append(box); masks.append(((yy - y)**2 + (xx - x)**2 <= r * r) & fg[box[1]:box[3], box[0]:box[2]])
     return boxes[len(taken):], masks
 
-# %% ../nbs/api/12_fields.ipynb #fed087fd
+# %% ../nbs/api/12_fields.ipynb #85c2fb34
 def find_cells(field:np.ndarray, # RGB uint8 (height, width, 3): a whole thin-smear field
                scale:int=SCALE, # segment every `scale`-th pixel
                radius=CELL_RADIUS, # (smallest, largest) radius of a red blood cell, in full-size pixels
@@ -154,7 +154,7 @@ def find_cells(field:np.ndarray, # RGB uint8 (height, width, 3): a whole thin-sm
     b[:, 2:] = np.minimum(b[:, 2:], (w, h))  # a box at the border ends at the field's edge
     return np.c_[b[:, :2], b[:, 2:] - b[:, :2]], masks + more_masks
 
-# %% ../nbs/api/12_fields.ipynb #d5a9679b
+# %% ../nbs/api/12_fields.ipynb #7034c026
 def corners(boxes) -> np.ndarray:
     "Boxes (n, 4) as x, y, w, h -> as x0, y0, x1, y1."
     b = np.asarray(boxes, float).reshape(-1, 4)
@@ -170,7 +170,7 @@ def match_boxes(truth, # boxes (n, 4): x, y, w, h
     rows, cols = linear_sum_assignment(-iou)
     return [(int(r), int(c), float(iou[r, c])) for r, c in zip(rows, cols) if iou[r, c] >= min_iou]
 
-# %% ../nbs/api/12_fields.ipynb #a89b9377
+# %% ../nbs/api/12_fields.ipynb #8d257854
 # IML: every type but 'red blood cell' is an infected cell (a life-cycle stage, or 'difficult')
 HEALTHY_TYPES = ('red blood cell', 'healthy', 'uninfected')
 
@@ -194,7 +194,7 @@ def read_annotations(path) -> dict[str, list[dict]]:
     for c in (c for cs in cells.values() for c in cs): c['infected'] = c['type'].lower() not in HEALTHY_TYPES
     return cells
 
-# %% ../nbs/api/12_fields.ipynb #526dd357
+# %% ../nbs/api/12_fields.ipynb #a0b47532
 def cell_crops(field:np.ndarray, # RGB uint8 (height, width, 3)
                boxes:np.ndarray, # (n, 4): x, y, w, h in full-size pixels
                masks:list=None, # each cell's mask (any resolution, scaled to its box); `None`: plain box crops
@@ -210,7 +210,7 @@ def cell_crops(field:np.ndarray, # RGB uint8 (height, width, 3)
         out[i] = np.asarray(Image.fromarray(cell.astype(np.uint8)).resize((size, size), Image.BILINEAR))
     return out
 
-# %% ../nbs/api/12_fields.ipynb #2ad7d6c9
+# %% ../nbs/api/12_fields.ipynb #120a7f41
 def rogan_gladen(apparent, # share of cells called infected
                  sensitivity, # the classifier's sensitivity at its threshold
                  specificity, # and its specificity
@@ -218,7 +218,7 @@ def rogan_gladen(apparent, # share of cells called infected
     "The true share of infected cells, corrected for the classifier's errors (Rogan-Gladen), clipped to [0, 1]."
     return np.clip((np.asarray(apparent) + specificity - 1) / np.maximum(sensitivity + specificity - 1, 1e-9), 0, 1)
 
-# %% ../nbs/api/12_fields.ipynb #7cd9bfad
+# %% ../nbs/api/12_fields.ipynb #b90523a4
 def _draws(value:float, ci95, n:int, rng) -> np.ndarray:
     "`n` draws of a proportion known as `value` with 95% interval `ci95` (a normal of that width, clipped to [0, 1])."
     lo, hi = ci95 if ci95 is not None else (value, value)
@@ -241,7 +241,7 @@ def parasitemia_estimate(positives:int, # cells called infected
     value = float(rogan_gladen(naive, sensitivity['value'], specificity['value']))
     return dict(naive=naive, value=value, ci95=[float(v) for v in np.quantile(sims, [0.025, 0.975])])
 
-# %% ../nbs/api/12_fields.ipynb #ee587839
+# %% ../nbs/api/12_fields.ipynb #53964b5f
 RBC_PER_UL = 5_000_000  # red blood cells per microlitre assumed by the WHO thin-film convention (no count measured)
 
 def parasites_per_ul(parasitemia:float, # share of red blood cells infected

@@ -24,3 +24,18 @@ def trained(cells, tmp_path_factory):
     out = tmp_path_factory.mktemp('run')
     res = run_cli('train', '--no-pretrained', '--epochs', 1, '--size', 64, '--bs', 32, '--out', out)
     return out, res.stdout
+
+@pytest.fixture(scope='session')
+def field_photos(tmp_path_factory):
+    "A folder of 3 whole-field photos and a zip of 2 more, from the field source in force (the IML dev fields in CI)."
+    import zipfile
+    src = os.environ.get('MALARIA_FIELDS')
+    if not src: pytest.fail('set MALARIA_FIELDS to the IML dev fields: see the test command in README.md')
+    out = tmp_path_factory.mktemp('fields')
+    with zipfile.ZipFile(src) as z:
+        names = sorted(n for n in z.namelist() if n.lower().endswith('.jpg'))[:5]
+        for n in names[:3]: (out/'folder').mkdir(exist_ok=True); (out/'folder'/Path(n).name).write_bytes(z.read(n))
+        with zipfile.ZipFile(out/'two.zip', 'w') as two:
+            for n in names[3:]: two.writestr(f'fields/{Path(n).name}', z.read(n))
+        (out/'annotations.json').write_bytes(z.read('iml_fields/annotations.json'))
+    return out

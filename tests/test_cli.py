@@ -76,9 +76,10 @@ def test_predict_without_a_model_says_what_to_do(tmp_path):
     assert res.returncode != 0 and 'no model at' in res.stderr and 'malaria-fastai train' in res.stderr
 
 def test_help_reads_well():
-    for cmd in ('download', 'train', 'predict'):
+    for cmd in ('download', 'train', 'predict', 'screen'):
         res = run_cli(cmd, '--help')
         assert res.stdout.startswith(f'usage: malaria-fastai {cmd}')
+        assert 'inspect._empty' not in res.stdout  # a positional argument has no default to show
     assert '--no-pretrained' in run_cli('train', '--help').stdout
 
 def test_evaluate_writes_the_report_and_figures(trained, cells, tmp_path):
