@@ -160,7 +160,7 @@ FLAGS = dict(  # what the command line checks of an argument, by its name in any
     teachers=dict(nargs='+', type=Path, metavar='PATH'), out_dir=dict(flags=['--out']),
     exclude_train=dict(flags=['--exclude'], type=Path, metavar='CSV', help='a CSV with a path column (e.g. label_issues.csv '
                        'from cv): cells left out of training'), trust=dict(flags=['--trust-model'], help=TRUST),
-    trust_model=dict(help=TRUST), rbc_per_ul=dict(type=bounded(float, 1e5, 1e8)))
+    trust_model=dict(help=TRUST), rbc_per_ul=dict(type=bounded(float, 1e5, 1e8)), balance=dict(type=SHARE))
 HIDDEN = ('valid_patients', 'restore_best', 'fast', 'report')  # arguments for code, not for the command line
 
 def _flag_help(name:str, prm:inspect.Parameter, doc:str) -> str:
@@ -192,7 +192,8 @@ COMMANDS = {  # subcommand: (module, function, one line of help); its flags are 
     'predict': ('cli', 'predict_cells', 'classify cell images'),
     'evaluate': ('evaluate', 'evaluate', 'evaluate a model on a labelled folder'),
     'export-onnx': ('cli', 'export_twin', 'write the ONNX twin of an export'),
-    'screen': ('cli', 'screen_fields', 'screen whole field photos: find, classify and count the cells')}
+    'screen': ('cli', 'screen_fields', 'screen whole field photos: find, classify and count the cells'),
+    'adapt': ('adapt', 'adapt', "fine-tune a model on a site's annotated fields")}
 BY_PATIENT = ('train', 'cv', 'evaluate')  # they group cells by patient, so they take --patient-map
 ALIASES = {'predict': dict(out=dict(flags=['--out', '--csv']))}
 
@@ -235,7 +236,8 @@ def excluded_cells(csv:Path) -> list[str]:
 
 AFTER_CTRL_C = dict(  # what a command interrupted before its end leaves, and how to go on
     download='nothing partial was kept', train="every finished epoch's checkpoint is kept: run it again with --resume to go on",
-    cv="finished folds and every finished epoch's checkpoint are kept: run it again with --resume to go on")
+    cv="finished folds and every finished epoch's checkpoint are kept: run it again with --resume to go on",
+    adapt="the crops, finished folds and epochs are kept: run it again with --resume to go on")
 SAY_DONE = dict(evaluate=lambda report: print(f"report: {Path(report['out'])/'report.json'}"))
 
 def _run(name:str, args:dict) -> int:

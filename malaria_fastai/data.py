@@ -9,7 +9,7 @@ __all__ = ['MAX_UNPACKED', 'MAX_RATIO', 'data_source', 'archive_name', 'download
            'archive_images', 'check_unpacked_size', 'extract', 'get_data', 'image_files', 'cell_files', 'cell_label',
            'check_class_folders', 'unreadable_images', 'RandomFlips', 'read_patient_map', 'patient_map', 'patient_id',
            'unknown_patients', 'field_id', 'patient_folds', 'patient_split', 'held_out_split', 'make_splitter',
-           'train_without', 'split_summary', 'cell_datablock', 'cells_tensor', 'CellArrays', 'CellArrayDL',
+           'train_without', 'balanced', 'split_summary', 'cell_datablock', 'cells_tensor', 'CellArrays', 'CellArrayDL',
            'cell_dataloaders', 'file_dataloaders', 'empty_dataloaders']
 
 # %% ../nbs/api/02_data.ipynb #541b23df
@@ -340,6 +340,18 @@ def train_without(splitter, root:Path, exclude=()):
         return [i for i in train if Path(files[i]).relative_to(root).as_posix() not in exclude], valid
     return split
 
+# %% ../nbs/api/02_data.ipynb #0e9c04c8
+def balanced(splitter, share:float=None):
+    "`splitter`, its training parasitized cells repeated (seeded) to about `share` of training; `None`: as they are."
+    if not share: return splitter
+    def split(files):
+        train, valid = splitter(files)
+        pos = [i for i in train if cell_label(files[i]) == PARASITIZED]
+        if not pos or len(pos) / len(train) >= share: return train, valid
+        extra = round(share * (len(train) - len(pos)) / (1 - share)) - len(pos)  # repeats that give `share`
+        return train + list(np.random.default_rng(0).choice(pos, extra)), valid
+    return split
+
 # %% ../nbs/api/02_data.ipynb #32f7f180
 def split_summary(files, train_idx, valid_idx) -> pd.DataFrame:
     "Patients and images per class on each side of a split."
@@ -398,6 +410,7 @@ def cell_dataloaders(path:Path=None, # a folder holding the class folders (at an
                      split:str=None, # 'patient' (no patient on both sides) or 'random' (the seed's split)
                      valid_patients=None, # hold out exactly these patients instead of `split` (`[]`: train on every cell)
                      exclude_train=(), # cells (paths relative to the class root) left out of training, e.g. suspect labels
+                     balance:float=None, # repeat training parasitized cells to this share (`balanced`), for rare positives
                      fast:bool=True, # cells decoded once into memory (`CellArrayDL`), else fastai's per-item pipeline
                      **kwargs, # passed to the `DataLoader`s
                     ) -> DataLoaders:
@@ -412,7 +425,7 @@ def cell_dataloaders(path:Path=None, # a folder holding the class folders (at an
     counts = {c: sum(cell_label(f) == c for f in files) for c in CLASSES}
     if not all(counts.values()): raise ValueError(f"need images of both classes under {path}, found {counts}")
     print(f"{len(files)} images ({', '.join(f'{n} {c}' for c,n in counts.items())}); {len(bad)} unreadable skipped")
-    splitter = train_without(make_splitter(split, valid_pct, seed, valid_patients), path, exclude_train)
+    splitter = balanced(train_without(make_splitter(split, valid_pct, seed, valid_patients), path, exclude_train), balance)
     if not fast:
         dls = cell_datablock(size, splitter).dataloaders(files, bs=bs, path=path, **kwargs)
         idxs = dls.splits

@@ -7,7 +7,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/train.html.md"""
 # %% auto #0
 __all__ = ['train_state', 'set_train_state', 'AtomicSaveModelCallback', 'EpochCSVLogger', 'RestoreTrainState', 'saved_epochs',
            'prune_checkpoints', 'resume_point', 'fit_stage', 'run_meta', 'training_pixels', 'validation_threshold',
-           'distil_targets', 'fit_recipe', 'export_model', 'train']
+           'distil_targets', 'fit_recipe', 'export_model', 'start_learner', 'train']
 
 # %% ../nbs/api/05_train.ipynb #dc4ebcd1
 import base64, json, os, random, re
@@ -240,6 +240,20 @@ def export_model(learn:Learner, dls):
           f"plots: {', '.join(map(str, figures))}\nhistory: {out/'history.csv'}\ncheckpoints: {out/'checkpoints'}")
 
 
+# %% ../nbs/api/05_train.ipynb #f51925ce
+def start_learner(dls, arch:str, pretrained:bool, label_smoothing:float, out_dir:Path, start:Path=None) -> Learner:
+    "`cell_learner` for a run in `out_dir`: a new (or ImageNet) network, or the weights of `start` to fine-tune."
+    learn = cell_learner(dls, arch, pretrained and not start, label_smoothing, path=out_dir, model_dir='checkpoints')
+    if not start: return learn
+    weights = weights_file(start) if Path(start).suffix == '.pkl' else Path(start)
+    verify_checksum(weights)
+    base = learner_from_weights(weights)
+    if (base.meta['arch'], base.meta['size']) != (arch, dls.size):
+        raise ValueError(f"{start} is a {base.meta['arch']} at {base.meta['size']} px: fine-tune it with --arch "
+                         f"{base.meta['arch']} --size {base.meta['size']}, not {arch} at {dls.size} px")
+    learn.model.load_state_dict(base.model.state_dict())
+    return learn
+
 # %% ../nbs/api/05_train.ipynb #37859b68
 @use_settings
 def train(data=None, # data source: a folder, an archive path or URL; default `data_source()`
@@ -259,6 +273,8 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
           seed:int=None, # seed of the split, the initial weights and the shuffling
           valid_patients=None, # hold out exactly these patients instead of `split`; `[]` trains on every cell
           exclude_train=(), # cells (paths relative to the class root) left out of training, e.g. suspect labels
+          balance:float=None, # repeat parasitized training cells to this share (`data.balanced`), for rare positives
+          start:Path=None, # a model (export or weights) to fine-tune for `epochs` at `lr`, instead of a new network
           teachers=(), # exports (or ONNX twins) whose mean probabilities are the training targets (`distil_targets`)
           restore_best:bool=True, # end on the epoch with the lowest validation loss; `False` keeps the last
           threshold:float=None, # the stored threshold; default set on the validation cells for `target_sensitivity`
@@ -273,14 +289,14 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
     with run_lock(out_dir):  # one run per folder: two would interleave checkpoints and history
         set_seed(seed, reproducible=True)
         dls = cell_dataloaders(get_data(data), size=size, bs=bs, valid_pct=valid_pct, seed=seed, split=split, fast=fast,
-                               valid_patients=valid_patients, exclude_train=exclude_train)
+                               valid_patients=valid_patients, exclude_train=exclude_train, balance=balance)
         if teachers: dls.train.dataset.labels = distil_targets(dls, teachers)
         has_valid = len(dls.splits[1]) > 0
         if not has_valid and threshold is None:
             raise ValueError("no validation cells to set the threshold on: pass one (e.g. from cross-validation)")
-        learn = cell_learner(dls, arch, pretrained, label_smoothing, path=out_dir, model_dir='checkpoints')
-        stages = ([('frozen', freeze_epochs, lr), ('unfrozen', epochs, slice(lr_low, lr_high))] if pretrained
-                 else [('scratch', epochs, lr)])
+        learn = start_learner(dls, arch, pretrained, label_smoothing, out_dir, start)
+        stages = ([('finetune', epochs, lr)] if start else [('frozen', freeze_epochs, lr), ('unfrozen', epochs, slice(lr_low, lr_high))]
+                  if pretrained else [('scratch', epochs, lr)])
         precision = fit_recipe(learn, stages, mixed_precision, resume, restore_best and has_valid, keep_checkpoints)
         if has_valid: threshold = validation_threshold(learn, dls.valid, target_sensitivity, threshold,
                                                        out_dir/'confusion_matrix.png')
@@ -288,6 +304,7 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
         learn.meta = run_meta(dls, arch=arch, size=size, pretrained=pretrained, split=split, valid_pct=valid_pct, seed=seed,
                               epochs=epochs, lr=lr, label_smoothing=label_smoothing, threshold=threshold,
                               target_sensitivity=target_sensitivity, teachers=[str(t) for t in teachers], precision=precision,
+                              start=str(start) if start else None, balance=balance,
                               input_check=calibrated_check(cell_scores(learn), training_pixels(dls),
                                                            threshold).to_meta())
         export_model(learn, dls)
