@@ -7,7 +7,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/adapt.html.md"""
 # %% auto #0
 __all__ = ['annotated_crops', 'write_site_cells', 'site_report', 'adapt', 'site_summary']
 
-# %% ../nbs/api/14_adapt.ipynb #10ce55aa
+# %% ../nbs/api/14_adapt.ipynb #f1466c42
 import json, time
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -17,7 +17,7 @@ from .fields import *
 from .crossval import cross_validate
 from .train import train
 
-# %% ../nbs/api/14_adapt.ipynb #869da111
+# %% ../nbs/api/14_adapt.ipynb #09080993
 def annotated_crops(pixels:np.ndarray, # one field: RGB uint8
                     cells:list[dict], # its annotated cells (`fields.read_annotations`)
                     size:int=48, # the model's side
@@ -32,7 +32,7 @@ def annotated_crops(pixels:np.ndarray, # one field: RGB uint8
                  iou=round(by_truth[i][1], 3) if i in by_truth else 0.0) for i, c in enumerate(cells)]
     return crops, rows
 
-# %% ../nbs/api/14_adapt.ipynb #0f4855c3
+# %% ../nbs/api/14_adapt.ipynb #91f62169
 def write_site_cells(fields, # field photos: files, folders and/or zips
                      annotations:dict, # `fields.read_annotations`: cells by field file name
                      out:Path, # the class folders go here (`Parasitized/`, `Uninfected/`)
@@ -55,7 +55,7 @@ def write_site_cells(fields, # field photos: files, folders and/or zips
     if not rows: raise ValueError("no annotated field could be read: check that the annotations name the field files")
     return pd.DataFrame(rows)[['field', 'type', 'label', 'matched', 'iou', 'file']]
 
-# %% ../nbs/api/14_adapt.ipynb #50b6fa10
+# %% ../nbs/api/14_adapt.ipynb #170221db
 def site_report(cv:dict, table:pd.DataFrame, model:Path, annotations:Path) -> dict:
     "What `site.json` records: the cross-validated rates at the threshold, and how many annotated cells were found."
     found = table[table.matched]
@@ -96,7 +96,7 @@ def adapt(fields:list, # the site's annotated field photos: files, folders and/o
     print(site_summary(report, out))
     return report
 
-# %% ../nbs/api/14_adapt.ipynb #82e8c1e2
+# %% ../nbs/api/14_adapt.ipynb #85c58f65
 def _annotations_beside(fields, out:Path) -> Path:
     "`annotations.json` in the first zip or folder of `fields` (a zip's copied to `out`), else an error."
     import zipfile

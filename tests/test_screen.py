@@ -35,3 +35,21 @@ def test_screen_with_the_onnx_twin_never_loads_torch(field_photos, tmp_path):
     res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert res.stdout.strip().endswith("0 []"), res.stdout + res.stderr
     assert not (tmp_path/'o'/'overlays').exists()
+
+def test_adapt_writes_a_model_that_screen_and_predict_accept(field_photos, tmp_path):
+    site = tmp_path/'site'
+    res = run_cli('adapt', field_photos/'folder', '--annotations', field_photos/'annotations.json', '--folds', 3,
+                  '--epochs', 1, '--bs', 32, '--out', site)
+    assert '3 fields' in res.stdout and 'out of fold, by field' in res.stdout
+    report = json.loads((site/'site.json').read_text())
+    assert report['grouped_by'] == 'field' and report['fields'] == 3 and report['matched'] <= report['annotated']
+    folds = pd.read_csv(site/'cv'/'folds.csv')
+    assert folds.groupby('patient').fold.nunique().max() == 1  # no field on both sides of a fold
+    cells = pd.read_csv(site/'cells.csv', keep_default_na=False)
+    assert len(cells) == report['annotated'] and (cells.file != '').sum() == report['matched']
+    crops = sorted((site/'cells'/'Parasitized').glob('*.png'))[:3]
+    run_cli('predict', *crops, '--model', site/'model.pkl', '--csv', tmp_path/'p.csv')
+    assert len(pd.read_csv(tmp_path/'p.csv').prediction.dropna()) == 3
+    run_cli('screen', field_photos/'two.zip', '--model', site/'model.onnx', '--out', tmp_path/'screen')
+    summary = json.loads((tmp_path/'screen'/'summary.json').read_text())
+    assert "this site's annotated fields" in summary['correction'] and summary['threshold'] == report['threshold']
