@@ -7,7 +7,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/adapt.html.md"""
 # %% auto #0
 __all__ = ['annotated_crops', 'write_site_cells', 'site_report', 'adapt', 'site_summary']
 
-# %% ../nbs/api/14_adapt.ipynb #f1466c42
+# %% ../nbs/api/14_adapt.ipynb #e4241fc3
 import json, time
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -17,7 +17,7 @@ from .fields import *
 from .crossval import cross_validate
 from .train import train
 
-# %% ../nbs/api/14_adapt.ipynb #09080993
+# %% ../nbs/api/14_adapt.ipynb #5e10c9bb
 def annotated_crops(pixels:np.ndarray, # one field: RGB uint8
                     cells:list[dict], # its annotated cells (`fields.read_annotations`)
                     size:int=48, # the model's side
@@ -26,13 +26,13 @@ def annotated_crops(pixels:np.ndarray, # one field: RGB uint8
     boxes, masks = find_cells(pixels)
     pairs = match_boxes([c['box'] for c in cells], boxes)
     found = [j for _, j, _ in pairs]
-    crops = cell_crops(pixels, boxes[found], [masks[j] for j in found], size) if found else np.zeros((0, size, size, 3), np.uint8)
+    crops = cell_crops(pixels, boxes[found], [masks[j] for j in found], size)
     by_truth = {i: (j, iou) for i, j, iou in pairs}
     rows = [dict(type=c['type'], label=PARASITIZED if c['infected'] else UNINFECTED, matched=i in by_truth,
                  iou=round(by_truth[i][1], 3) if i in by_truth else 0.0) for i, c in enumerate(cells)]
     return crops, rows
 
-# %% ../nbs/api/14_adapt.ipynb #91f62169
+# %% ../nbs/api/14_adapt.ipynb #1f6f3f70
 def write_site_cells(fields, # field photos: files, folders and/or zips
                      annotations:dict, # `fields.read_annotations`: cells by field file name
                      out:Path, # the class folders go here (`Parasitized/`, `Uninfected/`)
@@ -55,7 +55,7 @@ def write_site_cells(fields, # field photos: files, folders and/or zips
     if not rows: raise ValueError("no annotated field could be read: check that the annotations name the field files")
     return pd.DataFrame(rows)[['field', 'type', 'label', 'matched', 'iou', 'file']]
 
-# %% ../nbs/api/14_adapt.ipynb #170221db
+# %% ../nbs/api/14_adapt.ipynb #42a3eeb5
 def site_report(cv:dict, table:pd.DataFrame, model:Path, annotations:Path) -> dict:
     "What `site.json` records: the cross-validated rates at the threshold, and how many annotated cells were found."
     found = table[table.matched]
@@ -82,7 +82,7 @@ def adapt(fields:list, # the site's annotated field photos: files, folders and/o
     "Fine-tune a cell model on a site's annotated fields; threshold and rates cross-validated by field; `site.json`."
     model, out = Path(model or default_model()), Path(out or Path(setting('models_dir'))/'site')
     annotations = Path(annotations or _annotations_beside(fields, out))
-    size = json.loads(model.with_name('model.json').read_text())['size'] if model.with_name('model.json').exists() else 48
+    size = json.loads(model.with_name('model.json').read_text())['size']  # the crops are cut at the model's side
     cells = out/'cells'
     table = (pd.read_csv(out/'cells.csv', keep_default_na=False) if resume and (out/'cells.csv').exists() else
              write_site_cells(fields, read_annotations(annotations), cells, size))
@@ -96,7 +96,7 @@ def adapt(fields:list, # the site's annotated field photos: files, folders and/o
     print(site_summary(report, out))
     return report
 
-# %% ../nbs/api/14_adapt.ipynb #85c58f65
+# %% ../nbs/api/14_adapt.ipynb #dfbe193a
 def _annotations_beside(fields, out:Path) -> Path:
     "`annotations.json` in the first zip or folder of `fields` (a zip's copied to `out`), else an error."
     import zipfile
@@ -115,7 +115,9 @@ def site_summary(report:dict, out:Path) -> str:
     "A few lines on an adaptation: cells found, and the cross-validated rates at the stored threshold."
     at = report['at_threshold']
     pct = lambda k: f"{at[k]['value']:.3f} [{at[k]['ci95'][0]:.3f}, {at[k]['ci95'][1]:.3f}]"
-    return (f"{report['fields']} fields: {report['matched']} of {report['annotated']} annotated cells found at IoU >= 0.5 "
-            f"({report['infected_matched']} of {report['infected_annotated']} infected)\nout of fold, by field: ROC AUC "
-            f"{pct('roc_auc')}; at the threshold {report['threshold']:.4f}: sensitivity {pct('sensitivity')}, "
-            f"specificity {pct('specificity')}\nmodel: {out/'model.pkl'} (ONNX twin {out/'model.onnx'}); {out/'site.json'}")
+    r = report
+    return (f"{r['fields']} fields: {r['matched']} of {r['annotated']} annotated cells found at IoU >= 0.5 "
+            f"({r['infected_matched']} of {r['infected_annotated']} infected)\nout of fold, by field: ROC AUC "
+            f"{pct('roc_auc')}; at the threshold {r['threshold']:.4f}: sensitivity {pct('sensitivity')}, "
+            f"specificity {pct('specificity')}\nmodel: {out/'model.pkl'} (ONNX twin {out/'model.onnx'}); "
+            f"rates: {out/'site.json'}")

@@ -10,7 +10,7 @@ __all__ = ['IMAGE_SUFFIXES', 'SCALE', 'CELL_RADIUS', 'RIM', 'BODY_ERODE', 'HEALT
            'grow_cell', 'find_cells', 'corners', 'match_boxes', 'read_annotations', 'cell_crops', 'rogan_gladen',
            'parasitemia_estimate', 'parasites_per_ul']
 
-# %% ../nbs/api/12_fields.ipynb #4d17f258
+# %% ../nbs/api/12_fields.ipynb #8253ac17
 import io, json, os, zipfile
 from pathlib import Path
 import numpy as np
@@ -19,7 +19,7 @@ from scipy import ndimage as ndi
 from scipy.optimize import linear_sum_assignment
 from .core import *
 
-# %% ../nbs/api/12_fields.ipynb #067526b3
+# %% ../nbs/api/12_fields.ipynb #b7ba5529
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp')
 
 def fields_source(fields=None) -> Path:
@@ -29,12 +29,12 @@ def fields_source(fields=None) -> Path:
     if not Path(src).exists(): raise FileNotFoundError(f"field photos {src} do not exist")
     return Path(src)
 
-# %% ../nbs/api/12_fields.ipynb #5e9c191b
+# %% ../nbs/api/12_fields.ipynb #eb7c2337
 def _zip_fields(path:Path) -> list[tuple[str, object, str]]:
     "`(name, open, error)` for each image in the zip at `path` (no macOS resource forks)."
     with zipfile.ZipFile(path) as z:
-        names = sorted(i.filename for i in z.infolist() if not i.is_dir() and Path(i.filename).suffix.lower()
-                       in IMAGE_SUFFIXES and '__MACOSX' not in i.filename and not Path(i.filename).name.startswith('._'))
+        names = sorted(n for n in z.namelist() if Path(n).suffix.lower() in IMAGE_SUFFIXES and '__MACOSX' not in n
+                       and not Path(n).name.startswith('._'))
     def opener(n): return lambda: read_image(io.BytesIO(zipfile.ZipFile(path).read(n)))
     return [(f'{path.name}:{n}', opener(n), '') for n in names] or [(str(path), None, 'zip holds no images')]
 
@@ -56,7 +56,7 @@ def field_images(items) -> list[tuple[str, object, str]]:
         out += [row for p, e in listed for row in _image_row(p, e)] or [(str(item), None, 'folder holds no images')]
     return out
 
-# %% ../nbs/api/12_fields.ipynb #8338e402
+# %% ../nbs/api/12_fields.ipynb #6296db21
 SCALE = 3  # segmentation runs on every 3rd pixel: a cell stays ~27 pixels across, and a field takes ~0.3 s
 CELL_RADIUS = (28, 60)  # radii of a red blood cell, in full-size field pixels (IML cells: 60-115 across)
 
@@ -72,7 +72,7 @@ def cell_mask(dark:np.ndarray, scale:int=SCALE, pallor:float=1200) -> np.ndarray
     fg = remove_small_holes(dark > threshold_otsu(dark), max_size=pallor / scale**2)
     return ndi.binary_opening(fg, disk(max(1, round(4 / scale))))
 
-# %% ../nbs/api/12_fields.ipynb #7d66e0ce
+# %% ../nbs/api/12_fields.ipynb #31156c41
 def split_touching(fg:np.ndarray, scale:int=SCALE, min_gap:float=14) -> np.ndarray:
     "Labels of `fg` split by a watershed on its distance transform, one seed per peak `min_gap` apart."
     from skimage.feature import peak_local_max
@@ -98,7 +98,7 @@ def round_cells(labels:np.ndarray, scale:int=SCALE, solidity:float=0.9, radius=C
         else: clumps[r.slice] |= r.image
     return boxes, masks, clumps
 
-# %% ../nbs/api/12_fields.ipynb #0af53a86
+# %% ../nbs/api/12_fields.ipynb #2124319c
 def _covered(fg_sum:np.ndarray, x:int, y:int, q:int) -> float:
     "Share of cell pixels in the square of half-side `q` around (x, y), from the summed-area table `fg_sum`."
     h, w = fg_sum.shape[0] - 1, fg_sum.shape[1] - 1
@@ -117,7 +117,7 @@ def box_iou(a, # boxes (n, 4): x0, y0, x1, y1
     inter = iw * ih
     return inter / (area(a)[:, None] + area(b)[None] - inter).clip(1e-9)
 
-# %% ../nbs/api/12_fields.ipynb #d200c4f6
+# %% ../nbs/api/12_fields.ipynb #9d694c2e
 def circle_cells(dark:np.ndarray, fg:np.ndarray, clumps:np.ndarray, taken:list, scale:int=SCALE,
                  radius=CELL_RADIUS, votes:float=0.3, cover:float=0.8, overlap:float=0.4):
     "Boxes and masks of the circles (Hough transform of the edges) centred in `clumps`, unlike the boxes `taken`."
@@ -139,7 +139,7 @@ def circle_cells(dark:np.ndarray, fg:np.ndarray, clumps:np.ndarray, taken:list, 
         boxes.append(box); masks.append(((yy - y)**2 + (xx - x)**2 <= r * r) & fg[box[1]:box[3], box[0]:box[2]])
     return boxes[len(taken):], masks
 
-# %% ../nbs/api/12_fields.ipynb #d1ecfe9f
+# %% ../nbs/api/12_fields.ipynb #2492d657
 RIM = 6  # full-size pixels of pale cell edge the threshold leaves out (the dev fields' boxes are ~11 px wider)
 BODY_ERODE = 1  # segmentation pixels the crop's mask lies inside the threshold's edge
 
@@ -155,7 +155,7 @@ def grow_cell(box, # (x0, y0, x1, y1) at the segmentation's scale
     body[y0 - ny0:y1 - ny0, x0 - nx0:x1 - nx0] = ndi.binary_erosion(mask, iterations=BODY_ERODE) if BODY_ERODE else mask
     return (nx0, ny0, nx1, ny1), body
 
-# %% ../nbs/api/12_fields.ipynb #6e73633a
+# %% ../nbs/api/12_fields.ipynb #16af7f69
 def find_cells(field:np.ndarray, # RGB uint8 (height, width, 3): a whole thin-smear field
                scale:int=SCALE, # segment every `scale`-th pixel
                radius=CELL_RADIUS, # (smallest, largest) radius of a red blood cell, in full-size pixels
@@ -171,7 +171,7 @@ def find_cells(field:np.ndarray, # RGB uint8 (height, width, 3): a whole thin-sm
     b[:, 2:] = np.minimum(b[:, 2:], (w, h))  # a box at the border ends at the field's edge
     return np.c_[b[:, :2], b[:, 2:] - b[:, :2]], [g[1] for g in grown]
 
-# %% ../nbs/api/12_fields.ipynb #7cd36f18
+# %% ../nbs/api/12_fields.ipynb #7a215399
 def corners(boxes) -> np.ndarray:
     "Boxes (n, 4) as x, y, w, h -> as x0, y0, x1, y1."
     b = np.asarray(boxes, float).reshape(-1, 4)
@@ -187,7 +187,7 @@ def match_boxes(truth, # boxes (n, 4): x, y, w, h
     rows, cols = linear_sum_assignment(-iou)
     return [(int(r), int(c), float(iou[r, c])) for r, c in zip(rows, cols) if iou[r, c] >= min_iou]
 
-# %% ../nbs/api/12_fields.ipynb #a1bf4e92
+# %% ../nbs/api/12_fields.ipynb #7dbcaf01
 # IML: every type but 'red blood cell' is an infected cell (a life-cycle stage, or 'difficult')
 HEALTHY_TYPES = ('red blood cell', 'healthy', 'uninfected')
 
@@ -205,18 +205,20 @@ def read_annotations(path) -> dict[str, list[dict]]:
         kinds = {c['id']: c['name'] for c in doc['categories']}
         cells = {n: [] for n in names.values()}
         for a in doc['annotations']:
-            cells[names[a['image_id']]].append(dict(box=[int(round(v)) for v in a['bbox']], type=kinds[a['category_id']]))
+            box = [int(round(v)) for v in a['bbox']]
+            cells[names[a['image_id']]].append(dict(box=box, type=kinds[a['category_id']]))
     else: raise ValueError(f"{path} is neither IML-Malaria JSON (a list of fields) nor COCO (images, annotations, "
                            "categories)")
     for c in (c for cs in cells.values() for c in cs): c['infected'] = c['type'].lower() not in HEALTHY_TYPES
     return cells
 
-# %% ../nbs/api/12_fields.ipynb #8aec2033
+# %% ../nbs/api/12_fields.ipynb #a3bbbae1
 def _body_box(mask:np.ndarray, margin:int) -> tuple[slice, slice]:
     "Rows and columns of the bounding box of `mask`'s pixels, `margin` more each side (all of it when it has none)."
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     if not len(rows): return slice(None), slice(None)
-    return (slice(max(rows[0] - margin, 0), rows[-1] + 1 + margin), slice(max(cols[0] - margin, 0), cols[-1] + 1 + margin))
+    around = lambda first, last: slice(max(first - margin, 0), last + 1 + margin)
+    return around(rows[0], rows[-1]), around(cols[0], cols[-1])
 
 def cell_crops(field:np.ndarray, # RGB uint8 (height, width, 3)
                boxes:np.ndarray, # (n, 4): x, y, w, h in full-size pixels
@@ -224,7 +226,7 @@ def cell_crops(field:np.ndarray, # RGB uint8 (height, width, 3)
                size:int=48, # the side the model expects
                margin:int=BODY_ERODE * SCALE, # black pixels kept around the body (where the threshold's edge was)
               ) -> np.ndarray:
-    "The cells as NIH-style crops: uint8 (n, size, size, 3), each its body's bounding box, on black, squished to `size`."
+    "NIH-style crops, uint8 (n, size, size, 3): each cell's body in its bounding box, on black, squished to `size`."
     out = np.zeros((len(boxes), size, size, 3), np.uint8)
     for i, (x, y, w, h) in enumerate(np.asarray(boxes, int)):
         cell = field[y:y+h, x:x+w]
@@ -235,7 +237,7 @@ def cell_crops(field:np.ndarray, # RGB uint8 (height, width, 3)
         out[i] = np.asarray(Image.fromarray(cell.astype(np.uint8)).resize((size, size), Image.BILINEAR))
     return out
 
-# %% ../nbs/api/12_fields.ipynb #bc614c66
+# %% ../nbs/api/12_fields.ipynb #f044db11
 def rogan_gladen(apparent, # share of cells called infected
                  sensitivity, # the classifier's sensitivity at its threshold
                  specificity, # and its specificity
@@ -243,7 +245,7 @@ def rogan_gladen(apparent, # share of cells called infected
     "The true share of infected cells, corrected for the classifier's errors (Rogan-Gladen), clipped to [0, 1]."
     return np.clip((np.asarray(apparent) + specificity - 1) / np.maximum(sensitivity + specificity - 1, 1e-9), 0, 1)
 
-# %% ../nbs/api/12_fields.ipynb #53d4367b
+# %% ../nbs/api/12_fields.ipynb #0e585518
 def _draws(value:float, ci95, n:int, rng) -> np.ndarray:
     "`n` draws of a proportion known as `value` with 95% interval `ci95` (a normal of that width, clipped to [0, 1])."
     lo, hi = ci95 if ci95 is not None else (value, value)
@@ -266,7 +268,7 @@ def parasitemia_estimate(positives:int, # cells called infected
     value = float(rogan_gladen(naive, sensitivity['value'], specificity['value']))
     return dict(naive=naive, value=value, ci95=[float(v) for v in np.quantile(sims, [0.025, 0.975])])
 
-# %% ../nbs/api/12_fields.ipynb #0997d987
+# %% ../nbs/api/12_fields.ipynb #d6259d97
 RBC_PER_UL = 5_000_000  # red blood cells per microlitre assumed by the WHO thin-film convention (no count measured)
 
 def parasites_per_ul(parasitemia:float, # share of red blood cells infected

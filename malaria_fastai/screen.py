@@ -8,7 +8,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/screen.html.md"""
 __all__ = ['CELL_COLUMNS', 'CALL_COLOURS', 'REFER_COLOUR', 'FIELD_COLUMNS', 'classifier_rates', 'segmented', 'ahead',
            'classify_field', 'draw_overlay', 'field_counts', 'sample_summary', 'save_overlay', 'screen', 'write_screen']
 
-# %% ../nbs/api/13_screen.ipynb #d876d5d7
+# %% ../nbs/api/13_screen.ipynb #ca243f40
 import csv, json, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,17 +18,18 @@ from .core import *
 from .fields import *
 from .runtime import InputCheck, open_cells
 
-# %% ../nbs/api/13_screen.ipynb #70e452b7
+# %% ../nbs/api/13_screen.ipynb #e92abcff
 def classifier_rates(model:Path) -> dict|None:
     "The model's sensitivity and specificity at its threshold (`{value, ci95}` each) and where they were measured."
     folder = Path(model).parent
-    for f, key, where in ((folder/'site.json', 'at_threshold', 'site'), (folder/'cv'/'report.json', 'at_threshold', 'nih')):
+    for f, where in ((folder/'site.json', 'site'), (folder/'cv'/'report.json', 'nih')):
         if f.exists():
-            rates = json.loads(f.read_text())[key]
-            return dict(sensitivity=rates['sensitivity'], specificity=rates['specificity'], measured=where, report=str(f))
+            rates = json.loads(f.read_text())['at_threshold']
+            return dict(sensitivity=rates['sensitivity'], specificity=rates['specificity'], measured=where,
+                        report=str(f))
     return None
 
-# %% ../nbs/api/13_screen.ipynb #6babf8a7
+# %% ../nbs/api/13_screen.ipynb #841f3710
 def segmented(name:str, open_field, error:str, size:int) -> dict:
     "A field decoded and segmented: its pixels, cell boxes and NIH-style crops at `size`, or why it has none."
     start = time.perf_counter()
@@ -48,7 +49,7 @@ def ahead(f, items, n:int):
             if k + 2 * n < len(items): pending.append(ex.submit(f, *items[k + 2 * n]))
             yield pending[k].result(); pending[k] = None
 
-# %% ../nbs/api/13_screen.ipynb #dd56eb06
+# %% ../nbs/api/13_screen.ipynb #50799091
 CELL_COLUMNS = ('field', 'x', 'y', 'w', 'h', 'prob_parasitized', 'prediction', 'refer', 'flag')
 
 def classify_field(field:dict, # from `segmented`
@@ -67,7 +68,7 @@ def classify_field(field:dict, # from `segmented`
                  refer=bool(abs(p - threshold) < refer_band or flag), flag=flag)
             for (x, y, w, h), p, flag in zip(boxes, probs, flags)]
 
-# %% ../nbs/api/13_screen.ipynb #93a32c0a
+# %% ../nbs/api/13_screen.ipynb #6153f898
 CALL_COLOURS = {PARASITIZED: (220, 30, 30), UNINFECTED: (40, 170, 60)}
 REFER_COLOUR = (250, 200, 0)
 
@@ -80,7 +81,7 @@ def draw_overlay(pixels:np.ndarray, rows:list[dict]) -> Image.Image:
         draw.rectangle([r['x'], r['y'], r['x'] + r['w'] - 1, r['y'] + r['h'] - 1], outline=colour, width=width)
     return im
 
-# %% ../nbs/api/13_screen.ipynb #eae9ff70
+# %% ../nbs/api/13_screen.ipynb #0f159446
 FIELD_COLUMNS = ('field', 'cells', 'counted', 'parasitized', 'referred', 'flagged', 'naive_parasitemia', 'parasitemia',
                  'seconds', 'error')
 
@@ -89,21 +90,22 @@ def field_counts(field:dict, rows:list[dict], rates:dict|None) -> dict:
     counted = [r for r in rows if not r['flag']]
     pos = sum(r['prediction'] == PARASITIZED for r in counted)
     naive = pos / len(counted) if counted else float('nan')
-    corrected = float(rogan_gladen(naive, rates['sensitivity']['value'], rates['specificity']['value'])) if rates else naive
+    corrected = rogan_gladen(naive, rates['sensitivity']['value'], rates['specificity']['value']) if rates else naive
     return dict(field=field['field'], cells=len(rows), counted=len(counted), parasitized=pos,
                 referred=sum(r['refer'] for r in rows), flagged=len(rows) - len(counted),
-                naive_parasitemia=round(naive, 6), parasitemia=round(corrected, 6),
+                naive_parasitemia=round(naive, 6), parasitemia=round(float(corrected), 6),
                 seconds=round(field.get('seconds', 0), 3), error=field['error'])
 
-# %% ../nbs/api/13_screen.ipynb #323481d3
+# %% ../nbs/api/13_screen.ipynb #38479f62
 def sample_summary(field_rows:list[dict], # `field_counts` rows
                    rates:dict|None, # `classifier_rates` of the model
                    rbc_per_ul:float=RBC_PER_UL, # red blood cells per microlitre (the WHO convention's default assumed)
                   ) -> dict:
     "The sample's counts, its parasitemia (Rogan-Gladen, 95% interval) and parasites per microlitre (WHO thin film)."
     counted, pos = sum(r['counted'] for r in field_rows), sum(r['parasitized'] for r in field_rows)
-    exact = dict(value=1.0, ci95=None)
-    est = parasitemia_estimate(pos, counted, *((rates['sensitivity'], rates['specificity']) if rates else (exact, exact)))
+    exact = dict(value=1.0, ci95=None)  # no rates: no correction
+    sens, spec = (rates['sensitivity'], rates['specificity']) if rates else (exact, exact)
+    est = parasitemia_estimate(pos, counted, sens, spec)
     per_ul = {k: parasites_per_ul(v, rbc_per_ul) for k, v in (('value', est['value']),)}
     return dict(fields=len(field_rows), fields_unread=sum(bool(r['error']) for r in field_rows),
                 cells=sum(r['cells'] for r in field_rows), counted=counted, parasitized=pos,
@@ -122,7 +124,7 @@ def _correction_note(rates:dict|None) -> str:
     return (f"Rogan-Gladen: sensitivity {rates['sensitivity']['value']:.3f}, specificity "
             f"{rates['specificity']['value']:.3f}, measured on {where} ({rates['report']})")
 
-# %% ../nbs/api/13_screen.ipynb #91c543f2
+# %% ../nbs/api/13_screen.ipynb #95dbd186
 def _write_csv(path:Path, rows:list[dict], columns):
     "Write `rows` with `columns` to the CSV `path` (complete or not at all)."
     with replace_when_done(path) as tmp, open(tmp, 'w', newline='') as f:
@@ -136,7 +138,7 @@ def save_overlay(folder:Path, field:dict, rows:list[dict]) -> Path:
     draw_overlay(field['pixels'], rows).save(folder/name, quality=90)
     return folder/name
 
-# %% ../nbs/api/13_screen.ipynb #be4c0c94
+# %% ../nbs/api/13_screen.ipynb #f435e6b5
 def screen(fields, # field photos: files, folders (searched recursively) and/or zips of them
            model=None, # a cell model (export, weights or ONNX twin); default the shipped one
            out=None, # folder for cells.csv, fields.csv, summary.json and overlays/ (default: write nothing)
@@ -151,7 +153,8 @@ def screen(fields, # field photos: files, folders (searched recursively) and/or 
           ) -> dict:
     "Screen whole fields: find, cut and classify every cell; write the calls, overlays and the sample's parasitemia."
     cells = open_cells(model, engine, trust)
-    threshold, band = first_given(threshold, cells.threshold), setting('refer_band', first_given(refer_band, cells.refer_band))
+    threshold = first_given(threshold, cells.threshold)
+    band = setting('refer_band', first_given(refer_band, cells.refer_band))
     rates, check = classifier_rates(getattr(cells, 'path', model or default_model())), InputCheck.from_meta(cells.meta)
     items = [(*f, cells.size) for f in field_images(fields)]
     out = Path(out) if out else None
@@ -162,12 +165,12 @@ def screen(fields, # field photos: files, folders (searched recursively) and/or 
         rows = classify_field(field, cells, threshold, band, check) if not field['error'] else []
         if drawn and not field['error']: save_overlay(drawn, field, rows)
         cell_rows += rows; field_rows.append(field_counts(field, rows, rates))
-    summary = dict(sample_summary(field_rows, rates, rbc_per_ul), model=str(getattr(cells, 'path', model)), threshold=threshold,
-                   refer_band=band, seconds=round(time.perf_counter() - start, 2))
+    summary = dict(sample_summary(field_rows, rates, rbc_per_ul), model=str(getattr(cells, 'path', model)),
+                   threshold=threshold, refer_band=band, seconds=round(time.perf_counter() - start, 2))
     if out: write_screen(out, cell_rows, field_rows, summary)
     return dict(summary=summary, cells=cell_rows, fields=field_rows)
 
-# %% ../nbs/api/13_screen.ipynb #5cc5838c
+# %% ../nbs/api/13_screen.ipynb #9c74d137
 def write_screen(out:Path, cell_rows:list[dict], field_rows:list[dict], summary:dict):
     "Write `out/cells.csv`, `out/fields.csv` and `out/summary.json`."
     out.mkdir(parents=True, exist_ok=True)
