@@ -118,8 +118,12 @@ def screen_fields(fields:list, # field photos: files, folders (searched recursiv
     "Screen whole thin-smear field photos: find each red blood cell, classify it, count the sample's parasitemia."
     from malaria_fastai.screen import screen, RBC_PER_UL
     _check_destination(out/'summary.json')
-    res = screen(fields, model, out, engine, trust_model, threshold, rbc_per_ul=rbc_per_ul or RBC_PER_UL,
-                 overlays=not no_overlays, progress=sys.stderr.isatty())
+    try: res = screen(fields, model, out, engine, trust_model, threshold, rbc_per_ul=rbc_per_ul or RBC_PER_UL,
+                      overlays=not no_overlays, progress=sys.stderr.isatty())
+    except Interrupted as stop:  # Ctrl-C: the fields done are written, the others marked as not screened
+        print(f"interrupted (Ctrl-C): {sum(not r['error'] for r in stop.done['fields'])} fields screened, written to "
+              f"{out}; the others are marked in fields.csv", file=sys.stderr)
+        return 130
     s, est = res['summary'], res['summary']['parasitemia']
     print(f"{s['fields'] - s['fields_unread']} of {s['fields']} fields screened: {s['cells']} cells, {s['counted']} counted, "
           f"{s['parasitized']} {PARASITIZED}, {s['referred']} to refer\nparasitemia {est['value']:.2%} "

@@ -6,7 +6,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/screen.html.md"""
 
 # %% auto #0
 __all__ = ['CELL_COLUMNS', 'CALL_COLOURS', 'REFER_COLOUR', 'FIELD_COLUMNS', 'classifier_rates', 'crop_inset', 'segmented',
-           'ahead', 'classify_field', 'draw_overlay', 'field_counts', 'sample_summary', 'save_overlay', 'screen',
+           'ahead', 'classify_field', 'draw_overlay', 'field_counts', 'sample_summary', 'overlay_names', 'screen',
            'write_screen']
 
 # %% ../nbs/api/13_screen.ipynb #ca243f40
@@ -49,11 +49,13 @@ def segmented(name:str, open_field, error:str, size:int, inset:int=0) -> dict:
 
 def ahead(f, items, n:int):
     "`f(*item)` for each of `items`, in order, computed in `n` threads up to `2 n` items ahead."
-    with ThreadPoolExecutor(n) as ex:
+    ex = ThreadPoolExecutor(n)
+    try:
         pending = [ex.submit(f, *it) for it in items[:2 * n]]
         for k in range(len(items)):
             if k + 2 * n < len(items): pending.append(ex.submit(f, *items[k + 2 * n]))
             yield pending[k].result(); pending[k] = None
+    finally: ex.shutdown(cancel_futures=True)  # Ctrl-C, or a reader that stops early: nothing more is started
 
 # %% ../nbs/api/13_screen.ipynb #50799091
 CELL_COLUMNS = ('field', 'x', 'y', 'w', 'h', 'prob_parasitized', 'prediction', 'refer', 'flag')
@@ -89,7 +91,7 @@ def draw_overlay(pixels:np.ndarray, rows:list[dict]) -> Image.Image:
 
 # %% ../nbs/api/13_screen.ipynb #0f159446
 FIELD_COLUMNS = ('field', 'cells', 'counted', 'parasitized', 'referred', 'flagged', 'naive_parasitemia', 'parasitemia',
-                 'seconds', 'error')
+                 'seconds', 'overlay', 'error')
 
 def field_counts(field:dict, rows:list[dict], rates:dict|None) -> dict:
     "A field's row: its cells, those counted (not flagged), parasitized, referred; parasitemia naive and corrected."
@@ -137,12 +139,14 @@ def _write_csv(path:Path, rows:list[dict], columns):
         w = csv.DictWriter(f, fieldnames=columns, extrasaction='ignore')
         w.writeheader(); w.writerows(rows)
 
-def save_overlay(folder:Path, field:dict, rows:list[dict]) -> Path:
-    "Save the field's `draw_overlay` as a JPEG in `folder`, named after the field (folders and zip members flattened)."
-    name = field['field'].replace(':', '__').replace('/', '__').replace('\\', '__').rsplit('.', 1)[0] + '.jpg'
-    folder.mkdir(parents=True, exist_ok=True)
-    draw_overlay(field['pixels'], rows).save(folder/name, quality=90)
-    return folder/name
+def overlay_names(fields:list[str]) -> list[str]:
+    "A JPEG name per field: its file's stem, numbered where two fields share one."
+    seen, names = {}, []
+    for f in fields:
+        stem = Path(f.split(':')[-1]).stem
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(f"{stem}{'' if seen[stem] == 1 else f'-{seen[stem]}'}.jpg")
+    return names
 
 # %% ../nbs/api/13_screen.ipynb #f435e6b5
 def screen(fields, # field photos: files, folders (searched recursively) and/or zips of them
@@ -166,14 +170,27 @@ def screen(fields, # field photos: files, folders (searched recursively) and/or 
     items = [(*f, cells.size, crop_inset(path)) for f in field_images(fields)]
     out = Path(out) if out else None
     drawn = out/'overlays' if out and overlays else None
-    cell_rows, field_rows, start = [], [], time.perf_counter()
-    for field in with_progress(ahead(segmented, items, workers or DECODE_THREADS), len(items), f'{len(items)} fields') \
-                 if progress else ahead(segmented, items, workers or DECODE_THREADS):
-        rows = classify_field(field, cells, threshold, band, check) if not field['error'] else []
-        if drawn and not field['error']: save_overlay(drawn, field, rows)
-        cell_rows += rows; field_rows.append(field_counts(field, rows, rates))
-    summary = dict(sample_summary(field_rows, rates, rbc_per_ul), model=str(getattr(cells, 'path', model)),
-                   threshold=threshold, refer_band=band, seconds=round(time.perf_counter() - start, 2))
+    if drawn: drawn.mkdir(parents=True, exist_ok=True)
+    run = dict(model=str(path), threshold=threshold, refer_band=band, start=time.perf_counter())
+    names, cell_rows, field_rows = overlay_names([it[0] for it in items]), [], []
+    done = ahead(segmented, items, workers or DECODE_THREADS)
+    try:
+        for field, name in zip(with_progress(done, len(items), f'{len(items)} fields') if progress else done, names):
+            rows = classify_field(field, cells, threshold, band, check) if not field['error'] else []
+            drew = bool(drawn) and not field['error']
+            if drew: draw_overlay(field['pixels'], rows).save(drawn/name, quality=90)
+            cell_rows += rows
+            field_rows.append(dict(field_counts(field, rows, rates), overlay=name if drew else ''))
+    except KeyboardInterrupt:  # Ctrl-C: the fields done are written, every other one says it was not reached
+        field_rows += [dict(field=it[0], cells=0, counted=0, parasitized=0, referred=0, flagged=0,
+                            error='not screened: interrupted (Ctrl-C)') for it in items[len(field_rows):]]
+        raise Interrupted(_finish(out, cell_rows, field_rows, rates, rbc_per_ul, run)) from None
+    return _finish(out, cell_rows, field_rows, rates, rbc_per_ul, run)
+
+def _finish(out:Path, cell_rows:list, field_rows:list, rates:dict, rbc_per_ul:float, run:dict) -> dict:
+    "The sample's summary (with `run`: the model, its threshold and band), written with the rows when `out` is given."
+    said, seconds = {k: v for k, v in run.items() if k != 'start'}, round(time.perf_counter() - run['start'], 2)
+    summary = dict(sample_summary(field_rows, rates, rbc_per_ul), **said, seconds=seconds)
     if out: write_screen(out, cell_rows, field_rows, summary)
     return dict(summary=summary, cells=cell_rows, fields=field_rows)
 

@@ -74,3 +74,18 @@ def test_ctrl_c_in_training_keeps_its_epochs_and_resuming_repeats_the_uninterrup
     assert np.allclose(whole[cols].values, resumed[cols].values, atol=1e-6, rtol=0), (whole[cols], resumed[cols])
     a, b = (load_file(str(r/'model.safetensors')) for r in (tmp_path/'whole', run))
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)  # the same model, bit for bit
+
+def test_ctrl_c_in_screen_writes_every_field_and_exits_130(field_photos, tmp_path):
+    "Issue 16: screening many fields stops promptly on Ctrl-C; every field is in fields.csv, done or marked."
+    out = tmp_path/'out'
+    proc = _start('screen', os.environ['MALARIA_FIELDS'], '--out', out)
+    end = time.time() + 120
+    while proc.poll() is None and time.time() < end and len(list((out/'overlays').glob('*.jpg'))) < 2: time.sleep(0.05)
+    took, _, err = _interrupt(proc)
+    assert proc.returncode == 130 and took < 10, (proc.returncode, took, err)
+    assert 'Traceback' not in err and 'interrupted (Ctrl-C)' in err
+    fields = pd.read_csv(out/'fields.csv', keep_default_na=False)
+    assert len(fields) == 150 and fields.field.is_unique
+    stopped = fields.error == 'not screened: interrupted (Ctrl-C)'
+    assert stopped.any() and (~stopped).sum() >= 2
+    assert pd.read_csv(out/'cells.csv').field.isin(fields.field[~stopped]).all()

@@ -38,7 +38,7 @@ def test_screen_with_the_onnx_twin_never_loads_torch(field_photos, tmp_path):
 
 def test_adapt_writes_a_model_that_screen_and_predict_accept(field_photos, tmp_path):
     site = tmp_path/'site'
-    res = run_cli('adapt', field_photos/'folder', '--annotations', field_photos/'annotations.json', '--folds', 3,
+    res = run_cli('adapt', field_photos/'folder', '--annotations', field_photos/'annotations.json', '--folds', 2,
                   '--epochs', 1, '--bs', 32, '--out', site)
     assert '3 fields' in res.stdout and 'out of fold, by field' in res.stdout
     report = json.loads((site/'site.json').read_text())
