@@ -20,11 +20,14 @@ def test_wheel_predicts_like_the_checkout(tmp_path, cells):
             f"assert malaria_fastai.__file__.startswith({str(site)!r}), malaria_fastai.__file__\n"
             "print(default_model())\n"
             f"status = main(['predict', {str(cells)!r}, '--out', 'wheel.csv'])\n"
-            "print(status, 'torch' in sys.modules)\n")
+            "print(status, 'torch' in sys.modules)\n"
+            "from malaria_fastai.screen import classifier_rates\n"
+            "print(classifier_rates(default_model())['measured'])\n")
     res = subprocess.run([sys.executable, '-c', code], cwd=elsewhere, env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    shipped, status = res.stdout.split('\n')[:2]
+    shipped, status, rates = res.stdout.split('\n')[:3]
     assert shipped == str(site/'malaria_fastai'/'shipped'/'model.onnx') and status == '0 False', res.stdout
+    assert rates == 'nih', res.stdout  # screen corrects with the shipped model's cross-validated rates
     run_cli('predict', cells, '--out', tmp_path/'checkout.csv')
     pd.testing.assert_frame_equal(pd.read_csv(elsewhere/'wheel.csv'), pd.read_csv(tmp_path/'checkout.csv'))
     # a shipped twin with a rewritten threshold and a fresh checksum beside it: the hash pinned in the package refuses it
