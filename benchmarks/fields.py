@@ -17,7 +17,7 @@ gives (quick prototypes: Otsu + watershed, the shipped model on plain box crops,
    not the annotations), pooled, naive and Rogan-Gladen corrected, against the annotated truth; and per field.
 5. Speed: `screen` end to end (decode, segment, crop, classify, overlays) over all fields with the adapted model.
 """
-import argparse, json, sys, tempfile, time, zipfile
+import argparse, json, tempfile, time, zipfile
 from pathlib import Path
 import numpy as np, pandas as pd
 from sklearn.metrics import roc_auc_score

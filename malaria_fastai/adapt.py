@@ -8,7 +8,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/adapt.html.md"""
 __all__ = ['SITE_INSET', 'annotated_crops', 'write_site_cells', 'site_report', 'adapt', 'site_summary']
 
 # %% ../nbs/api/14_adapt.ipynb #e4241fc3
-import json, time
+import json, shutil
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
@@ -87,8 +87,10 @@ def adapt(fields:list, # the site's annotated field photos: files, folders and/o
     annotations = Path(annotations or _annotations_beside(fields, out))
     size = json.loads(model.with_name('model.json').read_text())['size']  # the crops are cut at the model's side
     cells = out/'cells'
-    table = (pd.read_csv(out/'cells.csv', keep_default_na=False) if resume and (out/'cells.csv').exists() else
-             write_site_cells(fields, read_annotations(annotations), cells, size))
+    if resume and (out/'cells.csv').exists(): table = pd.read_csv(out/'cells.csv', keep_default_na=False)
+    else:
+        shutil.rmtree(cells, ignore_errors=True)  # crops of an earlier run's fields must not train this one
+        table = write_site_cells(fields, read_annotations(annotations), cells, size)
     with replace_when_done(out/'cells.csv') as tmp: table.to_csv(tmp, index=False)
     recipe = dict(start=str(model), epochs=epochs, lr=lr, balance=balance, pretrained=False, size=size, bs=bs)
     cross_validate(cells, folds, out/'cv', resume=resume, target_sensitivity=target_sensitivity, **recipe)
