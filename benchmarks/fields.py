@@ -111,6 +111,7 @@ def report_adapted(site:Path):
 def fold_parasitemia(fields:Path, site:Path, truth:dict, tmp:Path) -> pd.DataFrame:
     "Each field screened by the fold model that never saw it: counted and parasitized cells, and the annotated truth."
     from malaria_fastai.screen import screen
+    from malaria_fastai.adapt import SITE_INSET
     folds = pd.read_csv(site/'cv'/'folds.csv')
     fold_of = folds.groupby('patient').fold.first().to_dict()
     with zipfile.ZipFile(fields) as z:
@@ -118,7 +119,7 @@ def fold_parasitemia(fields:Path, site:Path, truth:dict, tmp:Path) -> pd.DataFra
         for stem in fold_of: z.extract(names[stem], tmp/f'fold_{fold_of[stem]}')
     rows = []
     for k in sorted(set(fold_of.values())):
-        res = screen(tmp/f'fold_{k}', site/'cv'/f'fold_{k}'/'model.onnx', overlays=False)
+        res = screen(tmp/f'fold_{k}', site/'cv'/f'fold_{k}'/'model.onnx', overlays=False, inset=SITE_INSET)
         rows += [dict(r, fold=k) for r in res['fields']]
     out = pd.DataFrame(rows).assign(name=lambda d: [field_name(f) for f in d.field])
     out['true_infected'] = [sum(c['infected'] for c in truth[n]) for n in out.name]

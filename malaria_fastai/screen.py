@@ -159,6 +159,7 @@ def screen(fields, # field photos: files, folders (searched recursively) and/or 
            rbc_per_ul:float=RBC_PER_UL, # the patient's red blood cell count per microlitre (default assumed: WHO)
            overlays:bool=True, # draw each field's calls under out/overlays/
            workers:int=None, # threads segmenting fields; default the CPUs (at most 8)
+           inset:int=None, # `fields.cell_crops`' inset; default the model's (`crop_inset`)
            progress:bool=False, # a progress bar over the fields
           ) -> dict:
     "Screen whole fields: find, cut and classify every cell; write the calls, overlays and the sample's parasitemia."
@@ -167,7 +168,7 @@ def screen(fields, # field photos: files, folders (searched recursively) and/or 
     band = setting('refer_band', first_given(refer_band, cells.refer_band))
     path = getattr(cells, 'path', model or default_model())
     rates, check = classifier_rates(path), InputCheck.from_meta(cells.meta)
-    items = [(*f, cells.size, crop_inset(path)) for f in field_images(fields)]
+    items = [(*f, cells.size, first_given(inset, crop_inset(path))) for f in field_images(fields)]
     out = Path(out) if out else None
     drawn = out/'overlays' if out and overlays else None
     if drawn: drawn.mkdir(parents=True, exist_ok=True)
