@@ -42,12 +42,12 @@ def write_site_cells(fields, # field photos: files, folders and/or zips
                      size:int=48, # the model's side
                     ) -> pd.DataFrame:
     "Write each annotated field's matched cells as class-folder crops under `out`; a row per annotated cell."
-    rows, seen = [], set()
+    rows, seen, left_out = [], set(), []
     for c in CLASSES: (Path(out)/c).mkdir(parents=True, exist_ok=True)
     for name, open_field, error in with_progress(field_images(fields), comment='cutting the annotated cells'):
         cells = annotations.get(Path(name.split(':')[-1]).name)
-        if error or cells is None:  # not annotated, or unreadable: nothing to learn from, and said
-            print(f"left out {name}: {error or 'no annotations for it'}"); continue
+        if error or cells is None:  # not annotated, or unreadable: nothing to learn from, and said below
+            left_out.append(f"{name} ({error or 'no annotations'})"); continue
         seen.add(Path(name.split(':')[-1]).name)
         crops, found = annotated_crops(np.asarray(open_field()), cells, size)
         stem, k = Path(name.split(':')[-1]).stem, 0
@@ -58,6 +58,7 @@ def write_site_cells(fields, # field photos: files, folders and/or zips
             Image.fromarray(crops[k]).save(Path(out)/r['file']); k += 1
         rows += found
     if not rows: raise ValueError("no annotated field could be read: check that the annotations name the field files")
+    if left_out: print(f"left out {len(left_out)} photos, e.g. {left_out[0]}")
     missing = sorted(set(annotations) - seen)
     if missing: print(f"{len(missing)} annotated fields are not among the photos (e.g. {missing[0]})")
     return pd.DataFrame(rows)[['field', 'type', 'label', 'matched', 'iou', 'file']]
