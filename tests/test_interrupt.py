@@ -7,7 +7,10 @@ from conftest import run_cli
 def _start(*args) -> subprocess.Popen:
     "Start `malaria-fastai ARGS` as users run it, its output captured."
     exe = Path(sys.executable).parent/'malaria-fastai'
-    return subprocess.Popen([str(exe), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as a terminal delivers it, even when these tests run in a background job (which ignores SIGINT)
+    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    return subprocess.Popen([str(exe), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=restore)
 
 def _reading(proc, folder:Path, deadline:float=120) -> bool:
     "Wait until `proc` has a file under `folder` open (it has started on its inputs); `False` if it ended or time ran out."
