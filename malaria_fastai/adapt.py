@@ -74,7 +74,6 @@ def site_report(cv:dict, table:pd.DataFrame, model:Path, annotations:Path) -> di
                 target_sensitivity=cv['target_sensitivity'], at_threshold=cv['at_threshold'], at_half=cv['at_half'],
                 grouped_by='field', crop_inset=SITE_INSET)
 
-@use_settings
 def adapt(fields:list, # the site's annotated field photos: files, folders and/or zips
           annotations:Path=None, # IML-Malaria or COCO JSON; default `annotations.json` in the first zip or folder
           model:Path=None, # the model to adapt; default the shipped one
