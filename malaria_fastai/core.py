@@ -86,14 +86,14 @@ def first_given(*values):
 
 # %% ../nbs/api/00_core.ipynb #945757fd
 def use_settings(f):
-    "Decorate `f` so each argument named like a setting (`DEFAULTS`) and left `None` takes that setting when called."
+    "Decorate `f` so each argument named like a setting (`DEFAULTS`) and `None` (given, or its default) takes that setting."
     sig = inspect.signature(f)
     named = [n for n in sig.parameters if n in DEFAULTS]
     @functools.wraps(f)
     def filled(*args, **kwargs):
         bound = sig.bind(*args, **kwargs)
         for n in named:
-            if bound.arguments.get(n) is None: bound.arguments[n] = setting(n)
+            if bound.arguments.get(n, sig.parameters[n].default) is None: bound.arguments[n] = setting(n)
         return f(*bound.args, **bound.kwargs)
     filled.settings = named  # which arguments it fills, e.g. for a CLI to show the defaults in force
     return filled
