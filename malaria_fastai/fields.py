@@ -42,7 +42,8 @@ def _zip_fields(path:Path) -> list[tuple[str, object, str]]:
         members = sorted((i.filename, i.file_size) for i in z.infolist() if Path(i.filename).suffix.lower() in
                          IMAGE_SUFFIXES and '__MACOSX' not in i.filename and not Path(i.filename).name.startswith('._'))
     too_big = f'unpacks to over {MAX_FIELD_BYTES // 2**20} MB: not a field photo (a zip bomb?)'
-    rows = [(f'{path.name}:{n}', (lambda n=n: _zip_member(path, n)) if size <= MAX_FIELD_BYTES else None,
+    at = path.absolute()  # opens wherever it is read: in a thread, or on a cluster's worker (shared storage)
+    rows = [(f'{path.name}:{n}', (lambda n=n: _zip_member(at, n)) if size <= MAX_FIELD_BYTES else None,
              '' if size <= MAX_FIELD_BYTES else too_big) for n, size in members]
     return rows or [(str(path), None, 'zip holds no images')]
 
@@ -50,7 +51,7 @@ def _image_row(p:Path, err:str) -> list[tuple[str, object, str]]:
     "The rows of one listed file: a zip's images, an image, or why it gives none."
     if err: return [(str(p), None, err)]
     if zipfile.is_zipfile(p): return _zip_fields(p)
-    if p.suffix.lower() in IMAGE_SUFFIXES: return [(str(p), lambda: read_image(p), '')]
+    if p.suffix.lower() in IMAGE_SUFFIXES: return [(str(p), lambda at=p.absolute(): read_image(at), '')]
     return [(str(p), None, 'neither an image (by its suffix) nor a zip of images')]
 
 def field_images(items) -> list[tuple[str, object, str]]:

@@ -6,18 +6,18 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/screen.html.md"""
 
 # %% auto #0
 __all__ = ['CELL_COLUMNS', 'CALL_COLOURS', 'REFER_COLOUR', 'FIELD_COLUMNS', 'classifier_rates', 'crop_inset', 'segmented',
-           'ahead', 'classify_field', 'draw_overlay', 'field_counts', 'sample_summary', 'overlay_names', 'screen',
-           'write_screen']
+           'ahead', 'classify_field', 'draw_overlay', 'field_counts', 'sample_summary', 'overlay_names', 'screen_plan',
+           'screened', 'screen_here', 'screen', 'write_screen']
 
 # %% ../nbs/api/13_screen.ipynb #ca243f40
-import csv, json, time
+import csv, io, json, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 from .core import *
 from .fields import *
-from .runtime import InputCheck, open_cells
+from .runtime import InputCheck, onnx_twin, open_cells
 
 # %% ../nbs/api/13_screen.ipynb #e92abcff
 def classifier_rates(model:Path) -> dict|None:
@@ -148,6 +148,43 @@ def overlay_names(fields:list[str]) -> list[str]:
         names.append(f"{stem}{'' if seen[stem] == 1 else f'-{seen[stem]}'}.jpg")
     return names
 
+# %% ../nbs/api/13_screen.ipynb #c1a0e002
+def screen_plan(model=None, # a cell model (export, weights or ONNX twin); default the shipped one
+                engine:str='auto', # 'onnx', 'torch' or 'auto' (the ONNX twin where there is one)
+                trust:bool=False, # run a model with no SHA-256 beside it
+                threshold:float=None, # default: the model's stored threshold
+                refer_band:float=None, # default: the model's stored band
+                inset:int=None, # `fields.cell_crops`' inset; default the model's (`crop_inset`)
+                draw:bool=True, # encode each field's overlay
+               ) -> dict:
+    "What every field of a run is screened with: the opened model, its threshold and band, rates, check and crop inset."
+    cells = open_cells(model, engine, trust)
+    path = getattr(cells, 'path', model or default_model())
+    return dict(cells=cells, model=str(path), threshold=first_given(threshold, cells.threshold),
+                refer_band=setting('refer_band', first_given(refer_band, cells.refer_band)), size=cells.size,
+                inset=first_given(inset, crop_inset(path)), rates=classifier_rates(path),
+                check=InputCheck.from_meta(cells.meta), draw=draw)
+
+def screened(field:dict, # from `segmented`
+             plan:dict, # from `screen_plan`
+            ) -> dict:
+    "A segmented field classified: its cell rows, its `fields.csv` row and its overlay (JPEG bytes, or None)."
+    ok = not field['error']
+    rows = classify_field(field, plan['cells'], plan['threshold'], plan['refer_band'], plan['check']) if ok else []
+    overlay = None
+    if ok and plan['draw']:
+        buf = io.BytesIO()
+        draw_overlay(field['pixels'], rows).save(buf, 'JPEG', quality=90)
+        overlay = buf.getvalue()
+    return dict(cells=rows, field=field_counts(field, rows, plan['rates']), overlay=overlay)
+
+def screen_here(items, # `(name, open, error, size, inset)` per field
+                plan:dict, # from `screen_plan`
+                workers:int=None, # threads segmenting fields; default the CPUs (at most 8)
+               ):
+    "`screened` fields in input order, on this machine: segmented in threads while this thread classifies."
+    for field in ahead(segmented, items, workers or DECODE_THREADS): yield screened(field, plan)
+
 # %% ../nbs/api/13_screen.ipynb #f435e6b5
 def screen(fields, # field photos: files, folders (searched recursively) and/or zips of them
            model=None, # a cell model (export, weights or ONNX twin); default the shipped one
@@ -161,32 +198,27 @@ def screen(fields, # field photos: files, folders (searched recursively) and/or 
            workers:int=None, # threads segmenting fields; default the CPUs (at most 8)
            inset:int=None, # `fields.cell_crops`' inset; default the model's (`crop_inset`)
            progress:bool=False, # a progress bar over the fields
+           runner=None, # `(items, plan) -> screened fields in order`; default `screen_here` (e.g. `cluster.on_cluster`)
           ) -> dict:
     "Screen whole fields: find, cut and classify every cell; write the calls, overlays and the sample's parasitemia."
-    cells = open_cells(model, engine, trust)
-    threshold = first_given(threshold, cells.threshold)
-    band = setting('refer_band', first_given(refer_band, cells.refer_band))
-    path = getattr(cells, 'path', model or default_model())
-    rates, check = classifier_rates(path), InputCheck.from_meta(cells.meta)
-    items = [(*f, cells.size, first_given(inset, crop_inset(path))) for f in field_images(fields)]
     out = Path(out) if out else None
-    drawn = out/'overlays' if out and overlays else None
-    if drawn: drawn.mkdir(parents=True, exist_ok=True)
-    run = dict(model=str(path), threshold=threshold, refer_band=band, start=time.perf_counter())
+    plan = screen_plan(model, engine, trust, threshold, refer_band, inset, draw=bool(out and overlays))
+    items = [(*f, plan['size'], plan['inset']) for f in field_images(fields)]
+    if plan['draw']: (out/'overlays').mkdir(parents=True, exist_ok=True)
+    run = dict(model=plan['model'], threshold=plan['threshold'], refer_band=plan['refer_band'], start=time.perf_counter())
     names, cell_rows, field_rows = overlay_names([it[0] for it in items]), [], []
-    done = ahead(segmented, items, workers or DECODE_THREADS)
+    done = runner(items, plan) if runner else screen_here(items, plan, workers)
     try:
-        for field, name in zip(with_progress(done, len(items), f'{len(items)} fields') if progress else done, names):
-            rows = classify_field(field, cells, threshold, band, check) if not field['error'] else []
-            drew = bool(drawn) and not field['error']
-            if drew: draw_overlay(field['pixels'], rows).save(drawn/name, quality=90)
-            cell_rows += rows
-            field_rows.append(dict(field_counts(field, rows, rates), overlay=name if drew else ''))
+        for res, name in zip(with_progress(done, len(items), f'{len(items)} fields') if progress else done, names):
+            if res['overlay']: (out/'overlays'/name).write_bytes(res['overlay'])
+            cell_rows += res['cells']
+            field_rows.append(dict(res['field'], overlay=name if res['overlay'] else ''))
     except KeyboardInterrupt:  # Ctrl-C: the fields done are written, every other one says it was not reached
         field_rows += [dict(field=it[0], cells=0, counted=0, parasitized=0, referred=0, flagged=0,
                             error='not screened: interrupted (Ctrl-C)') for it in items[len(field_rows):]]
-        raise Interrupted(_finish(out, cell_rows, field_rows, rates, rbc_per_ul, run)) from None
-    return _finish(out, cell_rows, field_rows, rates, rbc_per_ul, run)
+        raise Interrupted(_finish(out, cell_rows, field_rows, plan['rates'], rbc_per_ul, run)) from None
+    finally: done.close()  # a runner stops its work: threads, or the cluster's tasks
+    return _finish(out, cell_rows, field_rows, plan['rates'], rbc_per_ul, run)
 
 def _finish(out:Path, cell_rows:list, field_rows:list, rates:dict, rbc_per_ul:float, run:dict) -> dict:
     "The sample's summary (with `run`: the model, its threshold and band), written with the rows when `out` is given."
