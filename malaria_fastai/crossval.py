@@ -101,7 +101,8 @@ def cross_validate(data=None, # data source (folder, archive or URL); default `d
                    exclude_train=(), # cells (paths relative to the class root) never trained on; still scored
                    teachers=(), # cross-validation folders on the same folds: fold k learns their fold-k models' probabilities
                    report:bool=True, # write `report.json`, the label audit and the figures at the end
-                   target_sensitivity:float=None, # the report's operating point, on the audited cells; default the setting
+                   target_sensitivity:float=None, # the report's operating point; default the setting
+                   on_audited:bool=True, # the operating point on the cells the label audit keeps (False: on all cells)
                    **train_kw, # passed to `train`: arch, size, epochs, lr, seed, ...
                   ) -> pd.DataFrame:
     "Patient-grouped k-fold cross-validation of `train`'s recipe; write `out/oof.csv` (every cell once) and the report."
@@ -122,7 +123,7 @@ def cross_validate(data=None, # data source (folder, archive or URL); default `d
         with replace_when_done(out/'oof.csv') as tmp: oof.to_csv(tmp, index=False)
         recipe = dict(train_kw, folds=folds, fold_seed=fold_seed, excluded=len(exclude_train),
                       teachers=[str(t) for t in teachers])
-        if report: cv_report(oof, out, root=root, target_sensitivity=target_sensitivity, recipe=recipe)
+        if report: cv_report(oof, out, root=root, target_sensitivity=target_sensitivity, recipe=recipe, on_audited=on_audited)
         return oof
 
 # %% ../nbs/api/08_crossval.ipynb #a8a885f8
@@ -238,22 +239,25 @@ def cv_report(oof:pd.DataFrame, # out-of-fold rows (`OOF_COLUMNS`), every cell o
               target_sensitivity:float=None, # the operating point's target, on the audited cells; default the setting
               n_boot:int=1000, # patient bootstrap resamples for the intervals
               recipe:dict=None, # what was cross-validated, recorded as given
+              on_audited:bool=True, # set the threshold on the cells the audit keeps; False: on every cell as labelled
              ) -> dict:
     "Pooled out-of-fold metrics with patient-bootstrap intervals, the audit, the operating point and check, in `out`."
     out, target = Path(out), setting('target_sensitivity', target_sensitivity)
     ok = oof[oof.prob_parasitized.notna()].reset_index(drop=True)
     issues = label_audit(ok)
     kept = ~ok.path.isin(issues.path).values
+    chosen = kept if on_audited else np.ones(len(ok), bool)  # the cells the threshold is set on
     y, p, pats = ok.label.eq(PARASITIZED).values, ok.prob_parasitized.values.astype(float), ok.patient.values
-    tradeoff = tradeoff_table(y, p, kept, targets=sorted({*TARGETS, target}))
+    tradeoff = tradeoff_table(y, p, chosen, targets=sorted({*TARGETS, target}))
     threshold = float(tradeoff.threshold[tradeoff.target == target].iloc[0])
-    band = band_for_sensitivity(referral_table(y[kept], p[kept], threshold), 0.995)
+    band = band_for_sensitivity(referral_table(y[chosen], p[chosen], threshold), 0.995)
     scores = lambda th, m=slice(None): scores_with_ci(y[m], p[m], pats[m], th, n_boot)
     report = dict(recipe=recipe, cells=len(oof), unscored=int(len(oof) - len(ok)), patients=int(ok.patient.nunique()),
                   folds=int(ok.fold.nunique()), target_sensitivity=target, threshold=threshold, refer_band_for_0995=band,
                   at_half=scores(0.5), at_threshold=scores(threshold), at_threshold_audited=scores(threshold, kept),
                   per_fold=_fold_rows(ok, threshold, out), tradeoff=tradeoff.to_dict('records'),
-                  threshold_check=threshold_check(ok, kept, target).to_dict('records'),
+                  threshold_check=threshold_check(ok, chosen, target).to_dict('records'),
+                  threshold_cells='audited' if on_audited else 'all',
                   label_issues=dict(flagged=len(issues), **issues.label.value_counts().to_dict()))
     tables = dict(label_issues=issues, patient_audit=patient_audit(ok, issues), tradeoff=tradeoff)
     for name, t in tables.items():
@@ -275,8 +279,9 @@ def cv_summary(report:dict) -> str:
                                       for k in ('accuracy', 'roc_auc', 'sensitivity', 'specificity')),
         f"at {report['threshold']:.4f}:   " + '  '.join(format_score(report['at_threshold'], k)
                                                         for k in ('sensitivity', 'specificity', 'accuracy')),
-        f"  (threshold for sensitivity {report['target_sensitivity']} on the audited cells; there: "
-        + format_score(report['at_threshold_audited'], 'sensitivity') + ')',
+        f"  (threshold for sensitivity {report['target_sensitivity']} on the "
+        + ('audited cells; there: ' + format_score(report['at_threshold_audited'], 'sensitivity')
+           if report.get('threshold_cells', 'audited') == 'audited' else 'cells as labelled, none left out') + ')',
         f"label audit: {report['label_issues']['flagged']} cells flagged " +
         ', '.join(f'{v} {k}' for k, v in report['label_issues'].items() if k != 'flagged')])
 
