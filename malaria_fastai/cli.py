@@ -1,4 +1,4 @@
-"""One console script, `malaria-fastai`: `download`, `train`, `cv`, `predict`, `evaluate` and `export-onnx`.
+"""One console script, `malaria-fastai`: `download`, `train`, `cv`, `predict`, `evaluate`, `export-onnx`, `screen`, `adapt` and `serve`.
 
 Docs: https://malaria-fastai.github.io/malaria_fastai/api/cli.html.md"""
 
@@ -187,7 +187,8 @@ FLAGS = dict(  # what the command line checks of an argument, by its name in any
     exclude_train=dict(flags=['--exclude'], type=Path, metavar='CSV', help='a CSV with a path column (e.g. label_issues.csv '
                        'from cv): cells left out of training'), trust=dict(flags=['--trust-model'], help=TRUST),
     trust_model=dict(help=TRUST), rbc_per_ul=dict(type=bounded(float, 1e5, 1e8)), balance=dict(type=SHARE),
-    scheduler=dict(help=SCHEDULER, metavar='ADDRESS'))
+    scheduler=dict(help=SCHEDULER, metavar='ADDRESS'), port=dict(type=bounded(int, 1, 65535)),
+    max_upload_mb=dict(type=bounded(float, 0, 4096, 'lo')))
 HIDDEN = ('valid_patients', 'restore_best', 'fast', 'report')  # arguments for code, not for the command line
 
 def _flag_help(name:str, prm:inspect.Parameter, doc:str) -> str:
@@ -220,7 +221,8 @@ COMMANDS = {  # subcommand: (module, function, one line of help); its flags are 
     'evaluate': ('evaluate', 'evaluate', 'evaluate a model on a labelled folder'),
     'export-onnx': ('cli', 'export_twin', 'write the ONNX twin of an export'),
     'screen': ('cli', 'screen_fields', 'screen whole field photos: find, classify and count the cells'),
-    'adapt': ('adapt', 'adapt', "fine-tune a model on a site's annotated fields")}
+    'adapt': ('adapt', 'adapt', "fine-tune a model on a site's annotated fields"),
+    'serve': ('serve', 'serve', 'serve a web page and an HTTP API for a model')}
 BY_PATIENT = ('train', 'cv', 'evaluate')  # they group cells by patient, so they take --patient-map
 ALIASES = {'predict': dict(out=dict(flags=['--out', '--csv']))}
 

@@ -1,0 +1,140 @@
+"""`malaria-fastai serve` as users run it: a real server on loopback, its API, bad uploads, 200 requests from 8
+clients, and the page in a real browser (headless Chromium driven by Selenium) with a crop and a field photo."""
+import concurrent.futures, os, shutil, socket, subprocess, sys, time, zipfile
+from pathlib import Path
+import pytest
+
+httpx = pytest.importorskip('httpx')  # the test extras include the serve extra; a plain install need not
+
+def _free_port() -> int:
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory):
+    "The base URL of `malaria-fastai serve` (the shipped model) on a free loopback port, with a 4 MB request limit."
+    port, log = _free_port(), tmp_path_factory.mktemp('serve')/'server.log'
+    exe = Path(sys.executable).parent/'malaria-fastai'
+    proc = subprocess.Popen([str(exe), 'serve', '--port', str(port), '--max-upload-mb', '4'], stdout=open(log, 'w'),
+                            stderr=subprocess.STDOUT)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        for _ in range(600):
+            if proc.poll() is not None: pytest.fail(f'serve exited {proc.returncode}:\n{log.read_text()}')
+            try:
+                if httpx.get(url + '/health', timeout=1).status_code == 200: break
+            except httpx.TransportError: time.sleep(0.1)
+        else: pytest.fail(f'serve did not answer in 60 s:\n{log.read_text()}')
+        yield url
+    finally:
+        proc.terminate(); proc.wait(30)
+
+@pytest.fixture(scope='module')
+def field_photo(tmp_path_factory) -> Path:
+    "One field photo from the field source in force (the IML dev fields in CI)."
+    src = os.environ.get('MALARIA_FIELDS')
+    if not src: pytest.fail('set MALARIA_FIELDS to the IML dev fields: see the test command in README.md')
+    with zipfile.ZipFile(src) as z:
+        name = sorted(n for n in z.namelist() if n.lower().endswith('.jpg'))[0]
+        out = tmp_path_factory.mktemp('field')/Path(name).name
+        out.write_bytes(z.read(name))
+    return out
+
+def _crops(cells, n:int) -> list[Path]:
+    return sorted(cells.rglob('*.png'))[:n]
+
+def test_predict_answers_rows_like_the_cli(server, cells, tmp_path):
+    from conftest import run_cli
+    crops = _crops(cells, 3)
+    r = httpx.post(server + '/predict', files=[('file', (p.name, p.read_bytes(), 'image/png')) for p in crops] +
+                   [('file', ('notes.txt', b'not an image', 'text/plain'))], timeout=60)
+    assert r.status_code == 200
+    rows = r.json()
+    assert [row['path'] for row in rows] == [p.name for p in crops] + ['notes.txt']
+    run_cli('predict', *crops, '--format', 'json', '--out', tmp_path/'cli.json')
+    import json
+    cli = json.loads((tmp_path/'cli.json').read_text())
+    assert [(row['prediction'], row['prob_parasitized'], row['refer']) for row in rows[:3]] == \
+           [(row['prediction'], row['prob_parasitized'], row['refer']) for row in cli]
+    assert rows[3]['prediction'] == '' and 'cannot identify image file' in rows[3]['error']
+
+def test_bad_uploads_get_a_4xx_json_answer_and_the_server_goes_on(server, cells):
+    cases = [(dict(files=[('file', ('x.png', b'', 'image/png'))]), 422, 'no upload could be classified'),
+             (dict(files=[('file', ('x.png', b'GIF89a junk', 'image/png'))]), 422, 'no upload could be classified'),
+             (dict(files=[('file', ('big.png', b'0' * (5 * 2**20), 'image/png'))]), 413, 'request too large'),
+             (dict(), 422, None)]  # no file at all
+    for kw, status, said in cases:
+        r = httpx.post(server + '/predict', timeout=60, **kw)
+        assert r.status_code == status and r.headers['content-type'].startswith('application/json'), r.text
+        if said: assert said in r.json()['error']
+    r = httpx.post(server + '/screen', files={'file': ('f.jpg', b'not a photo', 'image/jpeg')}, timeout=60)
+    assert r.status_code == 422 and 'could not be screened' in r.json()['error']
+    crop = _crops(cells, 1)[0]
+    assert httpx.post(server + '/predict', files={'file': (crop.name, crop.read_bytes())}, timeout=60).status_code == 200
+
+def test_screen_answers_the_cells_and_the_parasitemia(server, field_photo):
+    r = httpx.post(server + '/screen', files={'file': (field_photo.name, field_photo.read_bytes(), 'image/jpeg')},
+                   timeout=120)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got['field'] == field_photo.name and len(got['cells']) > 50 and got['counts']['cells'] == len(got['cells'])
+    assert set(got['cells'][0]) == {'x', 'y', 'w', 'h', 'prob_parasitized', 'prediction', 'refer', 'flag'}
+    lo, hi = got['parasitemia']['ci95']
+    assert 0 <= lo <= got['parasitemia']['value'] <= hi <= 1 and 'Rogan-Gladen' in got['summary']['correction']
+
+def test_200_requests_from_8_clients_are_all_answered(server, cells):
+    crops = _crops(cells, 40)
+    def ask(k):
+        p = crops[k % len(crops)]
+        r = httpx.post(server + '/predict', files={'file': (p.name, p.read_bytes())}, timeout=120)
+        return r.status_code, r.json()[0]['path']
+    with concurrent.futures.ThreadPoolExecutor(8) as ex: answers = list(ex.map(ask, range(200)))
+    assert answers == [(200, crops[k % len(crops)].name) for k in range(200)]
+
+def test_the_api_path_never_imports_torch(cells):
+    crop = _crops(cells, 1)[0]
+    code = ("import sys; from fastapi.testclient import TestClient; from malaria_fastai.serve import make_app\n"
+            f"r = TestClient(make_app()).post('/predict', files={{'file': ('c.png', open({str(crop)!r}, 'rb').read())}})\n"
+            "print(r.status_code, sorted(m for m in ('torch', 'fastai') if m in sys.modules))")
+    res = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert res.stdout.strip().endswith('200 []'), res.stdout + res.stderr
+
+@pytest.fixture(scope='module')
+def browser():
+    "Headless Chromium (Debian's `chromium` and `chromedriver`; `.ci/run` installs them) driven by Selenium."
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    chromium, driver = shutil.which('chromium'), shutil.which('chromedriver')
+    if not (chromium and driver): pytest.fail('the page test needs chromium and chromedriver: apt-get install chromium chromium-driver')
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for a in ('--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--window-size=1280,1400'): opts.add_argument(a)
+    d = webdriver.Chrome(service=Service(driver), options=opts)
+    yield d
+    d.quit()
+
+def test_the_page_classifies_a_crop_and_screens_a_field_in_a_browser(server, browser, cells, field_photo, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    wait, button = WebDriverWait(browser, 90), lambda text: f"//button[normalize-space()='{text}']"
+    browser.get(server + '/')
+    wait.until(lambda d: d.find_elements(By.XPATH, button('Classify')))
+    crop = _crops(cells, 1)[0]
+    browser.find_element(By.CSS_SELECTOR, "input[type=file][accept='image/*'][multiple]").send_keys(str(crop))
+    wait.until(lambda d: crop.stem in d.find_element(By.TAG_NAME, 'body').text)  # uploaded
+    browser.find_element(By.XPATH, button('Classify')).click()
+    wait.until(lambda d: 'classified 1 of 1' in d.find_element(By.ID, 'crops-summary').text)
+    page = browser.find_element(By.TAG_NAME, 'body').text
+    assert crop.name in page and ('Parasitized' in page or 'Uninfected' in page)
+    browser.save_screenshot(str(tmp_path/'crops.png'))
+    assert (tmp_path/'crops.png').read_bytes()[:4] == b'\x89PNG'
+    browser.find_element(By.XPATH, "//button[@role='tab'][normalize-space()='Whole field']").click()
+    wait.until(lambda d: d.find_elements(By.XPATH, button('Screen'))[0].is_displayed())
+    photo = [e for e in browser.find_elements(By.CSS_SELECTOR, "input[type=file][accept='image/*']")
+             if e.get_attribute('multiple') is None]  # the field tab's one-photo input
+    photo[0].send_keys(str(field_photo))
+    wait.until(lambda d: field_photo.stem in d.find_element(By.TAG_NAME, 'body').text)
+    browser.find_element(By.XPATH, button('Screen')).click()
+    wait.until(lambda d: 'parasitemia' in d.find_element(By.ID, 'field-summary').text)
+    said = browser.find_element(By.ID, 'field-summary').text
+    assert 'cells found' in said and '95% interval' in said
+    assert any(img.size['width'] > 300 for img in browser.find_elements(By.TAG_NAME, 'img'))  # the overlay
