@@ -108,8 +108,8 @@ def report_adapted(site:Path):
         print(f"    at out-of-fold sensitivity {target}: threshold {th:.4f}, {rates_at(y, p, th)}")
     return r
 
-def fold_parasitemia(fields:Path, site:Path, truth:dict, tmp:Path) -> pd.DataFrame:
-    "Each field screened by the fold model that never saw it: counted and parasitized cells, and the annotated truth."
+def fold_parasitemia(fields:Path, site:Path, truth:dict, tmp:Path, threshold:float) -> pd.DataFrame:
+    "Each field screened by the fold model that never saw it, at the site's threshold (where its rates were measured)."
     from malaria_fastai.screen import screen
     from malaria_fastai.adapt import SITE_INSET
     folds = pd.read_csv(site/'cv'/'folds.csv')
@@ -119,7 +119,7 @@ def fold_parasitemia(fields:Path, site:Path, truth:dict, tmp:Path) -> pd.DataFra
         for stem in fold_of: z.extract(names[stem], tmp/f'fold_{fold_of[stem]}')
     rows = []
     for k in sorted(set(fold_of.values())):
-        res = screen(tmp/f'fold_{k}', site/'cv'/f'fold_{k}'/'model.onnx', overlays=False, inset=SITE_INSET)
+        res = screen(tmp/f'fold_{k}', site/'cv'/f'fold_{k}'/'model.onnx', threshold=threshold, overlays=False, inset=SITE_INSET)
         rows += [dict(r, fold=k) for r in res['fields']]
     out = pd.DataFrame(rows).assign(name=lambda d: [field_name(f) for f in d.field])
     out['true_infected'] = [sum(c['infected'] for c in truth[n]) for n in out.name]
@@ -167,7 +167,7 @@ def main():
         if not a.site: return
         print("3. adapted (out of fold, by field)"); r = report_adapted(a.site)
         print("4. parasitemia (fold models on their held-out fields)")
-        report_parasitemia(fold_parasitemia(a.fields, a.site, truth, tmp), r['at_threshold'])
+        report_parasitemia(fold_parasitemia(a.fields, a.site, truth, tmp, r['threshold']), r['at_threshold'])
         print("5. speed"); report_speed(a.fields, a.site, tmp)
 
 if __name__ == '__main__': main()
