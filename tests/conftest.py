@@ -25,15 +25,22 @@ def trained(cells, tmp_path_factory):
     res = run_cli('train', '--no-pretrained', '--epochs', 1, '--size', 64, '--bs', 32, '--out', out)
     return out, res.stdout
 
+def field_zip():
+    "The zip of field photos in force, opened (`$MALARIA_FIELDS`: the IML dev fields in CI), and its photos' names."
+    import zipfile
+    src = os.environ.get('MALARIA_FIELDS')
+    if not src: pytest.fail('set MALARIA_FIELDS to the IML dev fields: see the test command in README.md')
+    z = zipfile.ZipFile(src)
+    return z, sorted(n for n in z.namelist() if n.lower().endswith('.jpg'))
+
 @pytest.fixture(scope='session')
 def field_photos(tmp_path_factory):
     "A folder of 3 whole-field photos and a zip of 2 more, from the field source in force (the IML dev fields in CI)."
     import zipfile
-    src = os.environ.get('MALARIA_FIELDS')
-    if not src: pytest.fail('set MALARIA_FIELDS to the IML dev fields: see the test command in README.md')
     out = tmp_path_factory.mktemp('fields')
-    with zipfile.ZipFile(src) as z:
-        names = sorted(n for n in z.namelist() if n.lower().endswith('.jpg'))[:5]
+    z, names = field_zip()
+    with z:
+        names = names[:5]
         for n in names[:3]: (out/'folder').mkdir(exist_ok=True); (out/'folder'/Path(n).name).write_bytes(z.read(n))
         with zipfile.ZipFile(out/'two.zip', 'w') as two:
             for n in names[3:]: two.writestr(f'fields/{Path(n).name}', z.read(n))

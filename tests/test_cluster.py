@@ -1,10 +1,10 @@
 """`predict` and `screen` on a real Dask cluster on loopback (a scheduler and two workers, started as users start them):
 the rows of a local run, a killed worker losing and duplicating nothing, an unreachable scheduler refused."""
-import json, os, signal, socket, subprocess, sys, threading, time, zipfile
+import json, os, signal, socket, subprocess, sys, threading, time
 from pathlib import Path
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import field_zip, run_cli
 
 distributed = pytest.importorskip('distributed')  # the test extras include it; a plain install need not
 
@@ -35,12 +35,10 @@ def scheduler(tmp_path_factory):
 @pytest.fixture(scope='module')
 def twelve_fields(tmp_path_factory):
     "A folder of 12 field photos from the field source in force (the IML dev fields in CI)."
-    src = os.environ.get('MALARIA_FIELDS')
-    if not src: pytest.fail('set MALARIA_FIELDS to the IML dev fields: see the test command in README.md')
     out = tmp_path_factory.mktemp('twelve')
-    with zipfile.ZipFile(src) as z:
-        for n in sorted(n for n in z.namelist() if n.lower().endswith('.jpg'))[:12]:
-            (out/Path(n).name).write_bytes(z.read(n))
+    z, names = field_zip()
+    with z:
+        for n in names[:12]: (out/Path(n).name).write_bytes(z.read(n))
     return out
 
 def _fields_without_time(path:Path) -> pd.DataFrame:

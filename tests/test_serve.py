@@ -1,8 +1,9 @@
 """`malaria-fastai serve` as users run it: a real server on loopback, its API, bad uploads, 200 requests from 8
 clients, and the page in a real browser (headless Chromium driven by Selenium) with a crop and a field photo."""
-import concurrent.futures, os, shutil, socket, subprocess, sys, time, zipfile
+import concurrent.futures, shutil, socket, subprocess, sys, time
 from pathlib import Path
 import pytest
+from conftest import field_zip
 
 httpx = pytest.importorskip('httpx')  # the test extras include the serve extra; a plain install need not
 
@@ -31,12 +32,10 @@ def server(tmp_path_factory):
 @pytest.fixture(scope='module')
 def field_photo(tmp_path_factory) -> Path:
     "One field photo from the field source in force (the IML dev fields in CI)."
-    src = os.environ.get('MALARIA_FIELDS')
-    if not src: pytest.fail('set MALARIA_FIELDS to the IML dev fields: see the test command in README.md')
-    with zipfile.ZipFile(src) as z:
-        name = sorted(n for n in z.namelist() if n.lower().endswith('.jpg'))[0]
-        out = tmp_path_factory.mktemp('field')/Path(name).name
-        out.write_bytes(z.read(name))
+    z, names = field_zip()
+    with z:
+        out = tmp_path_factory.mktemp('field')/Path(names[0]).name
+        out.write_bytes(z.read(names[0]))
     return out
 
 def _crops(cells, n:int) -> list[Path]:
