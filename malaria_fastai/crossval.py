@@ -236,7 +236,7 @@ def cv_figures(oof:pd.DataFrame, tradeoff:pd.DataFrame, threshold:float) -> dict
 def cv_report(oof:pd.DataFrame, # out-of-fold rows (`OOF_COLUMNS`), every cell once
               out:Path, # where `report.json`, `label_issues.csv`, the tables and figures go
               root:Path=None, # the class root, for the gallery of suspect cells
-              target_sensitivity:float=None, # the operating point's target, on the audited cells; default the setting
+              target_sensitivity:float=None, # the operating point's target (on the cells `on_audited` says); default the setting
               n_boot:int=1000, # patient bootstrap resamples for the intervals
               recipe:dict=None, # what was cross-validated, recorded as given
               on_audited:bool=True, # set the threshold on the cells the audit keeps; False: on every cell as labelled
