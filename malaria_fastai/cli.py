@@ -61,14 +61,15 @@ def _check_destination(dest):
     except OSError as e: raise ValueError(f"cannot write --out {dest}: {e.strerror or e}") from None
 
 # %% ../nbs/api/09_cli.ipynb #85f41826
-def _cluster_engine(engine:str) -> str:
-    "The engine a Dask cluster runs: the ONNX twin (`--engine torch` runs only here)."
+def _cluster_engine(engine:str, scheduler:str=None) -> str:
+    "`engine` on this machine; on a Dask cluster (`scheduler`), the ONNX twin (`--engine torch` runs only here)."
+    if not scheduler: return engine
     if engine == 'torch': raise ValueError("--scheduler runs the model's ONNX twin on the workers, not --engine torch")
     return 'onnx'
 
 def _classify(paths, model, engine:str, trust:bool, scheduler:str=None, **kw) -> tuple[list, str]:
     "Rows for `paths` and a line saying which engine, model and threshold gave them; torch only where it must."
-    cells = open_cells(model, _cluster_engine(engine) if scheduler else engine, trust)  # as `inference.predict` chooses
+    cells = open_cells(model, _cluster_engine(engine, scheduler), trust)  # as `inference.predict` chooses
     used = f"engine: {cells.engine}; threshold {first_given(kw['threshold'], cells.threshold):.4f}"
     if not scheduler: return classify_cells(paths, cells, **kw), used
     from malaria_fastai.cluster import dask_client, classify_on_cluster
@@ -138,8 +139,7 @@ def screen_fields(fields:list, # field photos: files, folders (searched recursiv
     kw = dict(rbc_per_ul=rbc_per_ul or RBC_PER_UL, overlays=not no_overlays, progress=sys.stderr.isatty())
     try:
         with _cluster_runner(scheduler, trust_model) as runner:
-            res = screen(fields, model, out, _cluster_engine(engine) if scheduler else engine, trust_model, threshold,
-                         runner=runner, **kw)
+            res = screen(fields, model, out, _cluster_engine(engine, scheduler), trust_model, threshold, runner=runner, **kw)
     except Interrupted as stop:  # Ctrl-C: the fields done are written, the others marked as not screened
         print(f"interrupted (Ctrl-C): {sum(not r['error'] for r in stop.done['fields'])} fields screened, written to "
               f"{out}; the others are marked in fields.csv", file=sys.stderr)

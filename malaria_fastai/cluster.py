@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 import malaria_fastai
 from .core import *
-from .runtime import InputCheck, OnnxCells, classify_cells, onnx_for
+from .runtime import InputCheck, OnnxCells, classify_cells, mark_unreached, unclassified
 from .screen import field_counts, screened, segmented
 
 # %% ../nbs/api/15_cluster.ipynb #d163ab0b
@@ -108,10 +108,6 @@ def _classify_part(data, sha256:str, paths:list[str], kw:dict) -> list[dict]:
     "Rows for `paths`, on a worker, with the shipped model (a task)."
     return classify_cells(paths, worker_cells(data, sha256), n_workers=_worker_threads(), **kw)
 
-def _blank(path, error:str) -> dict:
-    "The row of a file that was not classified, and why."
-    return dict(path=str(path), prediction='', prob_parasitized=float('nan'), refer=False, flag='', error=error)
-
 def classify_on_cluster(items, # files and/or folders of cell images
                         model:Path, # an ONNX twin
                         client, # a `distributed.Client` (`dask_client`)
@@ -126,7 +122,7 @@ def classify_on_cluster(items, # files and/or folders of cell images
                        ) -> list[dict]:
     "`classify_cells` on the cluster's workers: one row per file, in input order, the rows a local run gives."
     inputs = list_inputs(items)
-    rows = [_blank(p, e) for p, e in inputs]
+    rows = [unclassified(p, e) for p, e in inputs]
     todo = [i for i, (_, e) in enumerate(inputs) if not e]
     step = per_task or bs * 16
     parts = [todo[i:i + step] for i in range(0, len(todo), step)]
@@ -134,14 +130,12 @@ def classify_on_cluster(items, # files and/or folders of cell images
     kw = dict(bs=bs, tta=tta, threshold=threshold, refer_band=refer_band, check=check)
     futures = [client.submit(_classify_part, data, sha, [str(inputs[i][0].absolute()) for i in part], kw, pure=False)
                for part in parts]
-    done = in_order(futures, lambda k, e: [_blank('', f'not classified: {e}') for _ in parts[k]])
+    done = in_order(futures, lambda k, e: [unclassified('', f'not classified: {e}') for _ in parts[k]])
     try:
         for part, got in zip(parts, with_progress(done, len(parts), f'{len(todo)} images') if progress else done):
             for i, row in zip(part, got): rows[i] = dict(row, path=str(inputs[i][0]))
     except KeyboardInterrupt:  # Ctrl-C: the parts finished are kept, every other file says it was not reached
-        for r in rows:
-            if not r['prediction'] and not r['error']: r['error'] = 'not classified: interrupted (Ctrl-C)'
-        raise Interrupted(rows) from None
+        raise Interrupted(mark_unreached(rows)) from None
     finally: done.close()
     return rows
 

@@ -135,7 +135,7 @@ def _correction_note(rates:dict|None) -> str:
 # %% ../nbs/api/13_screen.ipynb #95dbd186
 def _write_csv(path:Path, rows:list[dict], columns):
     "Write `rows` with `columns` to the CSV `path` (complete or not at all)."
-    with replace_when_done(path) as tmp, open(tmp, 'w', newline='') as f:
+    with replace_when_done(path) as tmp, open(tmp, 'w', newline='', encoding='utf-8') as f:
         w = csv.DictWriter(f, fieldnames=columns, extrasaction='ignore')
         w.writeheader(); w.writerows(rows)
 

@@ -14,7 +14,7 @@ import malaria_fastai
 from .core import *
 from .runtime import COLUMNS, calls_summary, classify_cells, open_cells
 from PIL import Image
-from .screen import CELL_COLUMNS, sample_summary, screen_plan, screened, segmented
+from .screen import CELL_COLUMNS, _write_csv, sample_summary, screen_plan, screened, segmented
 
 # %% ../nbs/api/16_serve.ipynb #34506c89
 MAX_UPLOAD_MB = 32  # a request's whole body, crops or field (a 4096x4096 PNG is under 64 MB; field JPEGs ~1 MB)
@@ -83,8 +83,7 @@ class BodyLimit:
         await self.app(scope, counted, answered)
 
 # %% ../nbs/api/16_serve.ipynb #c881326e
-def api(cells, # the opened model (`runtime.open_cells`)
-        plan:dict, # `screen.screen_plan` for the same model
+def api(plan:dict, # `screen.screen_plan`: the opened model, its threshold, rates and crop inset
         max_upload_mb:float=MAX_UPLOAD_MB, # a request's size limit
        ):
     "The FastAPI app: `POST /predict`, `POST /screen`, `GET /health`, behind a request size limit."
@@ -93,7 +92,7 @@ def api(cells, # the opened model (`runtime.open_cells`)
     app = FastAPI(title='malaria_fastai', version=malaria_fastai.__version__,
                   description='Parasitized red blood cells in thin-smear cell crops and field photos (research use).')
     app.add_middleware(BodyLimit, max_bytes=int(max_upload_mb * 2**20))
-    no_overlay = dict(plan, draw=False)
+    cells, no_overlay = plan['cells'], dict(plan, draw=False)
 
     @app.get('/health')
     def health(): return dict(model=str(plan['model']), engine=cells.engine, threshold=plan['threshold'],
@@ -117,11 +116,8 @@ def api(cells, # the opened model (`runtime.open_cells`)
 # %% ../nbs/api/16_serve.ipynb #44b21903
 def _csv_file(rows:list[dict], columns, name:str) -> str:
     "Write `rows` to a CSV in a fresh temporary folder (for the page's download); its path."
-    import csv
     path = Path(tempfile.mkdtemp(prefix='malaria_fastai_'))/name
-    with open(path, 'w', newline='', encoding='utf-8') as f:
-        w = csv.DictWriter(f, fieldnames=columns, extrasaction='ignore')
-        w.writeheader(); w.writerows(rows)
+    _write_csv(path, rows, columns)
     return str(path)
 
 def _field_text(got:dict) -> str:
@@ -132,12 +128,12 @@ def _field_text(got:dict) -> str:
             f"{s['referred']} to refer (yellow)\n\n**parasitemia {est['value']:.2%}** (95% interval "
             f"{est['ci95'][0]:.2%} to {est['ci95'][1]:.2%}); {s['correction']}")
 
-def page(cells, # the opened model
-         plan:dict, # `screen.screen_plan` for it, drawing overlays
+def page(plan:dict, # `screen.screen_plan`, drawing overlays
         ):
     "The Gradio page: crops -> calls table and CSV; a field photo -> overlay, parasitemia, cells table and CSV."
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
     import gradio as gr
+    cells = plan['cells']
     def on_crops(files):
         rows = classify_uploads([(Path(f).name, Path(f).read_bytes()) for f in files or []], cells)
         table = [[r[c] for c in COLUMNS] for r in rows]
@@ -174,9 +170,9 @@ def make_app(model=None, # a cell model with an ONNX twin; default the shipped o
     "What `serve` runs: the API, and the page at `/`; the model's ONNX twin opened once, torch never imported."
     import gradio as gr
     plan = screen_plan(model, 'onnx', trust)
-    app = api(plan['cells'], plan, max_upload_mb)
+    app = api(plan, max_upload_mb)
     fonts = dict(font=['ui-sans-serif', 'system-ui', 'sans-serif'], font_mono=['ui-monospace', 'monospace'])
-    return gr.mount_gradio_app(app, page(plan['cells'], plan), path='/', theme=gr.themes.Default(**fonts),
+    return gr.mount_gradio_app(app, page(plan), path='/', theme=gr.themes.Default(**fonts),
                                ssr_mode=False, max_file_size=f'{max_upload_mb:g}mb')
 
 def serve(model:Path=None, # cell model, .pkl with its .onnx twin, or the twin (default: the model setting, the shipped one)
