@@ -12,12 +12,15 @@ gives (quick prototypes: Otsu + watershed, the shipped model on plain box crops,
 2. Zero-shot: the shipped NIH model on the annotated cells, NIH-style (the segmented cell on black, `NIH_INSET`,
    which was chosen on every other dev field) and as plain box crops; ROC AUC, and sensitivity / specificity at its
    NIH threshold.
-3. Adapted, out of fold by field: ROC AUC, sensitivity and specificity at the stored threshold (field-bootstrap 95%).
-4. Parasitemia: each fold's held-out fields screened end to end by that fold's model (cells found by the segmentation,
-   not the annotations), pooled, naive and Rogan-Gladen corrected, against the annotated truth; and per field.
+3. Adapted, out of fold by field: ROC AUC, sensitivity and specificity at the stored threshold (field-bootstrap 95%),
+   on the annotated cells found and on every box `screen` counts (`adapt` screened each field with the fold model that
+   never saw it: `cv/screened.csv`).
+4. Parasitemia of those screened fields against the annotated truth: naive; Rogan-Gladen with the rates of
+   `site.json` (measured on these same fields: in-sample); and nested, each fold's fields corrected with the rates of
+   the other folds' fields only, as a new site's fields would be; pooled and per field.
 5. Speed: `screen` end to end (decode, segment, crop, classify, overlays) over all fields with the adapted model.
 """
-import argparse, json, tempfile, time, zipfile
+import argparse, json, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd
 from sklearn.metrics import roc_auc_score
@@ -93,14 +96,15 @@ def report_zero_shot(c:pd.DataFrame):
 def report_adapted(site:Path):
     "Print the adapted model's out-of-fold AUC and rates at the stored threshold (field bootstrap), beside the baselines."
     r = json.loads((site/'site.json').read_text())
-    at = r['at_threshold']
-    ci = lambda k: f"{at[k]['value']:.4f} [{at[k]['ci95'][0]:.4f}, {at[k]['ci95'][1]:.4f}]"
     print(f"  {r['fields']} fields, {r['matched']} cells ({r['infected_matched']} infected), {len(set(pd.read_csv(site/'cv'/'folds.csv').fold))} "
-          f"folds by field; threshold {r['threshold']:.4f} (out-of-fold sensitivity target {r['target_sensitivity']})")
-    print(f"  ROC AUC {ci('roc_auc')} vs baseline {BASELINE['adapted_auc']} (target {TARGET['auc']}); "
-          f"ratio {at['roc_auc']['value'] / BASELINE['adapted_auc']:.3f}")
-    print(f"  sensitivity {ci('sensitivity')} vs baseline {BASELINE['adapted_sensitivity']} (target {TARGET['sensitivity']})")
-    print(f"  specificity {ci('specificity')} vs baseline {BASELINE['adapted_specificity']} (target {TARGET['specificity']})")
+          f"folds by field; threshold {r['threshold']:.4f} (out-of-fold sensitivity target {r['target_sensitivity']}); "
+          f"{r['onnx']} ONNX twin; crops: {r['crop_inset']}")
+    for what, at in (('annotated cells found', r['annotated_cells']['at_threshold']), ('every box counted', r['at_threshold'])):
+        ci = lambda k: f"{at[k]['value']:.4f} [{at[k]['ci95'][0]:.4f}, {at[k]['ci95'][1]:.4f}]"
+        print(f"  {what}: ROC AUC {ci('roc_auc')} vs baseline {BASELINE['adapted_auc']} (target {TARGET['auc']}); "
+              f"ratio {at['roc_auc']['value'] / BASELINE['adapted_auc']:.3f}")
+        print(f"    sensitivity {ci('sensitivity')} vs baseline {BASELINE['adapted_sensitivity']} (target {TARGET['sensitivity']})")
+        print(f"    specificity {ci('specificity')} vs baseline {BASELINE['adapted_specificity']} (target {TARGET['specificity']})")
     oof = pd.read_csv(site/'cv'/'oof.csv')
     y, p = oof.label.eq('Parasitized'), oof.prob_parasitized
     for target in (0.85, 0.90, 0.95):  # what other operating points would give, out of fold
@@ -108,39 +112,50 @@ def report_adapted(site:Path):
         print(f"    at out-of-fold sensitivity {target}: threshold {th:.4f}, {rates_at(y, p, th)}")
     return r
 
-def fold_parasitemia(fields:Path, site:Path, truth:dict, tmp:Path, threshold:float) -> pd.DataFrame:
-    "Each field screened by the fold model that never saw it, at the site's threshold (where its rates were measured)."
-    from malaria_fastai.screen import screen
-    from malaria_fastai.adapt import SITE_INSET
-    folds = pd.read_csv(site/'cv'/'folds.csv')
-    fold_of = folds.groupby('patient').fold.first().to_dict()
-    with zipfile.ZipFile(fields) as z:
-        names = {Path(n).stem: n for n in z.namelist() if Path(n).suffix.lower() == '.jpg'}
-        for stem in fold_of: z.extract(names[stem], tmp/f'fold_{fold_of[stem]}')
-    rows = []
-    for k in sorted(set(fold_of.values())):
-        res = screen(tmp/f'fold_{k}', site/'cv'/f'fold_{k}'/'model.onnx', threshold=threshold, overlays=False, inset=SITE_INSET)
-        rows += [dict(r, fold=k) for r in res['fields']]
-    out = pd.DataFrame(rows).assign(name=lambda d: [field_name(f) for f in d.field])
-    out['true_infected'] = [sum(c['infected'] for c in truth[n]) for n in out.name]
-    out['true_cells'] = [len(truth[n]) for n in out.name]
-    return out
+def screened_fields(site:Path, truth:dict) -> pd.DataFrame:
+    "The boxes `adapt` screened (each field by the fold model that never saw it) that `screen` counts, and each field's truth."
+    boxes = pd.read_csv(site/'cv'/'screened.csv', keep_default_na=False)
+    counted = boxes[boxes.flag == ''].assign(called=lambda d: d.prediction.eq('Parasitized'))
+    per = counted.groupby('field').agg(fold=('fold', 'first'), counted=('called', 'size'), parasitized=('called', 'sum'))
+    per['true_infected'] = [sum(c['infected'] for c in truth[n]) for n in per.index]
+    per['true_cells'] = [len(truth[n]) for n in per.index]
+    return counted, per
 
-def report_parasitemia(f:pd.DataFrame, rates:dict):
-    "Print the pooled sample's parasitemia (naive, corrected, interval) against the truth, and the per-field errors."
+def nested_rates(counted:pd.DataFrame, fold:int) -> tuple[float, float]:
+    "Sensitivity and specificity on the counted boxes of every fold but `fold`."
+    other = counted[counted.fold != fold]
+    return other.called[other.infected].mean(), (~other.called[~other.infected]).mean()
+
+def report_parasitemia(counted:pd.DataFrame, per:pd.DataFrame, r:dict):
+    "Print the pooled parasitemia (naive, Rogan-Gladen in-sample and nested) against the truth, and per-field errors."
     from malaria_fastai.fields import parasitemia_estimate, rogan_gladen
-    truth = f.true_infected.sum() / f.true_cells.sum()
-    est = parasitemia_estimate(int(f.parasitized.sum()), int(f.counted.sum()), rates['sensitivity'], rates['specificity'])
-    print(f"  truth {truth:.4%} ({f.true_infected.sum()} of {f.true_cells.sum()} annotated cells); screened "
-          f"{f.counted.sum()} cells, {f.parasitized.sum()} called infected")
-    print(f"  naive {est['naive']:.4%} (error {100 * (est['naive'] - truth):+.3f} pp); Rogan-Gladen {est['value']:.4%} "
-          f"[{est['ci95'][0]:.4%}, {est['ci95'][1]:.4%}] (error {100 * (est['value'] - truth):+.3f} pp; target within "
-          f"{TARGET['parasitemia_pp']} pp)")
-    per = f.assign(truth=f.true_infected / f.true_cells, naive=f.parasitized / f.counted)
-    per['corrected'] = rogan_gladen(per.naive, rates['sensitivity']['value'], rates['specificity']['value'])
-    for k in ('naive', 'corrected'):
+    truth, pp = per.true_infected.sum() / per.true_cells.sum(), lambda v: f"{v:.4%} (error {100 * (v - truth):+.3f} pp)"
+    rates = r['at_threshold']
+    est = parasitemia_estimate(int(per.parasitized.sum()), int(per.counted.sum()), rates['sensitivity'], rates['specificity'])
+    print(f"  truth {truth:.4%} ({per.true_infected.sum()} of {per.true_cells.sum()} annotated cells); screen counted "
+          f"{per.counted.sum()} boxes of {len(per)} fields, {per.parasitized.sum()} called infected")
+    print(f"  naive {pp(est['naive'])}")
+    cells = r['annotated_cells']['at_threshold']
+    print(f"  Rogan-Gladen, rates of the annotated cells only (as before): "
+          f"{pp(float(rogan_gladen(est['naive'], cells['sensitivity']['value'], cells['specificity']['value'])))}")
+    print(f"  Rogan-Gladen, site.json's rates on the counted boxes (measured on these fields): {pp(est['value'])} "
+          f"[{est['ci95'][0]:.4%}, {est['ci95'][1]:.4%}]")
+    per['nested'], pooled = 0.0, 0.0
+    for k in sorted(set(per.fold)):
+        sens, spec = nested_rates(counted, k)
+        m = per.fold == k
+        per.loc[m, 'nested'] = rogan_gladen(per.parasitized[m] / per.counted[m], sens, spec)
+        fold_value = float(rogan_gladen(per.parasitized[m].sum() / per.counted[m].sum(), sens, spec))
+        print(f"    fold {k}: rates of the other folds: sensitivity {sens:.3f}, specificity {spec:.4f}; "
+              f"its {m.sum()} fields {fold_value:.4%} vs truth {per.true_infected[m].sum() / per.true_cells[m].sum():.4%}")
+        pooled += fold_value * per.counted[m].sum()
+    nested = pooled / per.counted.sum()
+    print(f"  Rogan-Gladen nested (each fold corrected by the others' rates), pooled: {pp(nested)}; target within "
+          f"{TARGET['parasitemia_pp']} pp")
+    per = per.assign(truth=per.true_infected / per.true_cells, naive=per.parasitized / per.counted)
+    for k in ('naive', 'nested'):
         err = 100 * (per[k] - per.truth).abs()
-        print(f"  per field, {k:9s}: mean |error| {err.mean():.3f} pp, median {err.median():.3f} pp, 90th percentile "
+        print(f"  per field, {k:7s}: mean |error| {err.mean():.3f} pp, median {err.median():.3f} pp, 90th percentile "
               f"{err.quantile(0.9):.3f} pp")
 
 def report_speed(fields:Path, site:Path, tmp:Path):
@@ -167,7 +182,7 @@ def main():
         if not a.site: return
         print("3. adapted (out of fold, by field)"); r = report_adapted(a.site)
         print("4. parasitemia (fold models on their held-out fields)")
-        report_parasitemia(fold_parasitemia(a.fields, a.site, truth, tmp, r['threshold']), r['at_threshold'])
+        report_parasitemia(*screened_fields(a.site, truth), r)
         print("5. speed"); report_speed(a.fields, a.site, tmp)
 
 if __name__ == '__main__': main()
