@@ -72,7 +72,7 @@ def write_site_cells(fields, # field photos: files, folders and/or zips
     if missing: print(f"{len(missing)} annotated fields are not among the photos (e.g. {missing[0]})")
     return pd.DataFrame(rows)[['field', 'type', 'label', 'matched', 'iou', 'file']]
 
-# %% ../nbs/api/14_adapt.ipynb #24bd0db2
+# %% ../nbs/api/14_adapt.ipynb #66eec948
 def truth_of_boxes(rows:list[dict], # `screen`'s cell rows of one field
                    cells:list[dict], # the field's annotated cells (`fields.read_annotations`)
                   ) -> list[dict]:

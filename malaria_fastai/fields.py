@@ -228,7 +228,7 @@ def read_annotations(path) -> dict[str, list[dict]]:
     for c in (c for cs in cells.values() for c in cs): c['infected'] = c['type'].lower() not in HEALTHY_TYPES
     return cells
 
-# %% ../nbs/api/12_fields.ipynb #cd9f9211
+# %% ../nbs/api/12_fields.ipynb #68bdb6a2
 BORDER_CUT, ON_ANOTHER = 'cut by the field border', 'lies on another cell found'
 COUNT_FLAGS = (BORDER_CUT, ON_ANOTHER)  # why `count_flags` leaves a box out
 

@@ -30,7 +30,7 @@ def classifier_rates(model:Path) -> dict|None:
                         report=str(f))
     return None
 
-def crop_inset(model:Path) -> int:
+def crop_inset(model:Path) -> int|str:
     "How the crops for `model` are cut (`fields.cell_crops`' `inset`): as its site's `adapt` cut them, else as for NIH."
     site = Path(model).parent/'site.json'
     return json.loads(site.read_text()).get('crop_inset', 0) if site.exists() else NIH_INSET
@@ -157,7 +157,7 @@ def screen_plan(model=None, # a cell model (export, weights or ONNX twin); defau
                 trust:bool=False, # run a model with no SHA-256 beside it
                 threshold:float=None, # default: the model's stored threshold
                 refer_band:float=None, # default: the model's stored band
-                inset:int=None, # `fields.cell_crops`' inset; default the model's (`crop_inset`)
+                inset:int|str=None, # `fields.cell_crops`' inset; default the model's (`crop_inset`)
                 draw:bool=True, # encode each field's overlay
                ) -> dict:
     "What every field of a run is screened with: the opened model, its threshold and band, rates, check and crop inset."
@@ -199,7 +199,7 @@ def screen(fields, # field photos: files, folders (searched recursively) and/or 
            rbc_per_ul:float=RBC_PER_UL, # the patient's red blood cell count per microlitre (default assumed: WHO)
            overlays:bool=True, # draw each field's calls under out/overlays/
            workers:int=None, # threads segmenting fields; default the CPUs (at most 8)
-           inset:int=None, # `fields.cell_crops`' inset; default the model's (`crop_inset`)
+           inset:int|str=None, # `fields.cell_crops`' inset; default the model's (`crop_inset`)
            progress:bool=False, # a progress bar over the fields
            runner=None, # `(items, plan) -> screened fields in order`; default `screen_here` (e.g. `cluster.on_cluster`)
           ) -> dict:
