@@ -37,15 +37,14 @@ def annotated(fields:Path, tmp:Path) -> dict:
     from malaria_fastai.adapt import _annotations_beside
     return read_annotations(_annotations_beside([fields], tmp))
 
-def field_name(name:str) -> str: return Path(name.split(':')[-1]).name
-
 def segmentation_and_zero_shot(fields:Path, truth:dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Per field: annotated, matched, boxes, seconds; per annotated cell: label and the shipped model's two scores."
     from malaria_fastai.fields import field_images, find_cells, cell_crops, match_boxes, NIH_INSET
+    from malaria_fastai.adapt import field_file
     from malaria_fastai.runtime import open_cells
     model, per_field, per_cell = open_cells(), [], []
     for k, (name, open_field, err) in enumerate(field_images(fields)):
-        cells = truth.get(field_name(name))
+        cells = truth.get(field_file(name))
         if err or cells is None: continue
         pixels = np.asarray(open_field())
         start = time.perf_counter(); boxes, masks = find_cells(pixels); seconds = time.perf_counter() - start
@@ -56,10 +55,10 @@ def segmentation_and_zero_shot(fields:Path, truth:dict) -> tuple[pd.DataFrame, p
         if pairs:
             ti, fi, _ = map(list, zip(*pairs))
             nih[ti] = model.scores(cell_crops(pixels, boxes[fi], [masks[j] for j in fi], model.size, NIH_INSET))[0]
-        per_field.append(dict(field=field_name(name), order=k, annotated=len(cells), matched=len(pairs), boxes=len(boxes),
+        per_field.append(dict(field=field_file(name), order=k, annotated=len(cells), matched=len(pairs), boxes=len(boxes),
                               infected=int(y.sum()), infected_matched=int(y[[i for i, _, _ in pairs]].sum()) if pairs else 0,
                               seconds=seconds))
-        per_cell += [dict(field=field_name(name), infected=bool(v), plain=float(p), nih_style=float(q))
+        per_cell += [dict(field=field_file(name), infected=bool(v), plain=float(p), nih_style=float(q))
                      for v, p, q in zip(y, plain, nih)]
     return pd.DataFrame(per_field), pd.DataFrame(per_cell)
 
@@ -112,7 +111,7 @@ def report_adapted(site:Path):
         print(f"    at out-of-fold sensitivity {target}: threshold {th:.4f}, {rates_at(y, p, th)}")
     return r
 
-def screened_fields(site:Path, truth:dict) -> pd.DataFrame:
+def screened_fields(site:Path, truth:dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     "The boxes `adapt` screened (each field by the fold model that never saw it) that `screen` counts, and each field's truth."
     boxes = pd.read_csv(site/'cv'/'screened.csv', keep_default_na=False)
     counted = boxes[boxes.flag == ''].assign(called=lambda d: d.prediction.eq('Parasitized'))
