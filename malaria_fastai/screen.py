@@ -213,9 +213,9 @@ def screen(fields, # field photos: files, folders (searched recursively) and/or 
     done = runner(items, plan) if runner else screen_here(items, plan, workers)
     try:
         for res, name in zip(with_progress(done, len(items), f'{len(items)} fields') if progress else done, names):
-            if res['overlay']: (out/'overlays'/name).write_bytes(res['overlay'])
-            cell_rows += res['cells']
+            cell_rows += res['cells']  # the rows first: a field whose overlay was written is never marked unreached
             field_rows.append(dict(res['field'], overlay=name if res['overlay'] else ''))
+            if res['overlay']: (out/'overlays'/name).write_bytes(res['overlay'])
     except KeyboardInterrupt:  # Ctrl-C: the fields done are written, every other one says it was not reached
         field_rows += [dict(field=it[0], cells=0, counted=0, parasitized=0, referred=0, flagged=0,
                             error='not screened: interrupted (Ctrl-C)') for it in items[len(field_rows):]]
