@@ -7,9 +7,9 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/fields.html.md"""
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'MAX_FIELD_BYTES', 'SCALE', 'CELL_RADIUS', 'ROUNDNESS', 'RIM', 'HEALTHY_TYPES', 'BORDER_CUT',
            'ON_ANOTHER', 'COUNT_FLAGS', 'NIH_INSET', 'BOX_CROP', 'RBC_PER_UL', 'fields_source', 'field_images',
-           'stain_darkness', 'cell_mask', 'split_touching', 'round_cells', 'box_overlap', 'box_iou', 'circle_cells',
-           'grow_cell', 'find_cells', 'corners', 'match_boxes', 'read_annotations', 'count_flags', 'cell_crops',
-           'rogan_gladen', 'parasitemia_estimate', 'parasites_per_ul']
+           'stain_darkness', 'cell_mask', 'split_touching', 'region_shapes', 'round_cells', 'box_overlap', 'box_iou',
+           'circle_peaks', 'circle_cells', 'grow_cell', 'find_cells', 'corners', 'match_boxes', 'read_annotations',
+           'count_flags', 'cell_crops', 'rogan_gladen', 'parasitemia_estimate', 'parasites_per_ul']
 
 # %% ../nbs/api/12_fields.ipynb #8253ac17
 import io, json, os, zipfile
@@ -67,7 +67,7 @@ def field_images(items) -> list[tuple[str, object, str]]:
     return out
 
 # %% ../nbs/api/12_fields.ipynb #6296db21
-SCALE = 3  # segmentation runs on every 3rd pixel: a cell stays ~27 pixels across, and a field takes ~0.3 s
+SCALE = 3  # segmentation runs on every 3rd pixel: a cell stays ~27 pixels across, and a field takes ~0.15 s
 CELL_RADIUS = (28, 60)  # radii of a red blood cell, in full-size field pixels (IML cells: 60-115 across)
 
 def stain_darkness(field:np.ndarray, scale:int=SCALE) -> np.ndarray:
@@ -96,6 +96,20 @@ def split_touching(fg:np.ndarray, scale:int=SCALE, min_gap:float=14) -> np.ndarr
     seeds[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     return watershed(-dist, seeds, mask=fg)
 
+# %% ../nbs/api/12_fields.ipynb #7a661973
+def region_shapes(labels:np.ndarray, # regions 1..n (0: background)
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "Area and the minor and major axis lengths of each region's ellipse (same second moments): `regionprops`' values."
+    ys, xs = np.indices(labels.shape).reshape(2, -1)
+    at, n = labels.ravel(), labels.max() + 1
+    area, sy, sx, syy, sxx, sxy = (np.bincount(at, w, n)[1:].astype(float)
+                                   for w in (None, ys, xs, ys * ys, xs * xs, ys * xs))
+    a = area.clip(1)
+    vy, vx, cov = syy / a - (sy / a)**2, sxx / a - (sx / a)**2, sxy / a - sy * sx / a**2
+    mid, half = (vy + vx) / 2, np.sqrt(((vy - vx) / 2)**2 + cov**2)  # the covariance's eigenvalues: mid -/+ half
+    return area, 4 * np.sqrt((mid - half).clip(0)), 4 * np.sqrt(mid + half)
+
+# %% ../nbs/api/12_fields.ipynb #962d55b4
 # a region whose ellipse is narrower than this share of its length is two cells the watershed left joined
 ROUNDNESS = 0.8
 
@@ -109,10 +123,12 @@ def round_cells(labels:np.ndarray, # `split_touching`'s regions
     from skimage.measure import regionprops
     boxes, masks, clumps = [], [], np.zeros(labels.shape, bool)
     lo, hi = np.pi * (radius[0] / scale)**2 * 0.4, np.pi * (radius[1] / scale)**2
+    area, minor, major = region_shapes(labels)
     for r in regionprops(labels):
-        if r.area < lo: continue  # debris, platelets, a sliver cut off by the watershed
+        k = r.label - 1
+        if area[k] < lo: continue  # debris, platelets, a sliver cut off by the watershed
         y0, x0, y1, x1 = r.bbox
-        one = r.solidity >= solidity and r.area <= hi and r.axis_minor_length >= roundness * r.axis_major_length
+        one = area[k] <= hi and minor[k] >= roundness * major[k] and r.solidity >= solidity  # the convex hull last
         if one: boxes.append((x0, y0, x1, y1)); masks.append(r.image)
         else: clumps[r.slice] |= r.image
     return boxes, masks, clumps
@@ -143,27 +159,72 @@ def box_iou(a, # boxes (n, 4): x0, y0, x1, y1
     inter, area_a, area_b = box_overlap(a, b)
     return inter / (area_a[:, None] + area_b[None] - inter).clip(1e-9)
 
+# %% ../nbs/api/12_fields.ipynb #aa162a5f
+def _suppress(free:np.ndarray, y:int, x:int, gap:int):
+    "Zero `free` within `gap` of (y, x), as skimage's Hough peaks do: never row 0; columns wrap, the row mirrored."
+    rows, cols = free.shape
+    y0, y1 = max(y - gap, 1), min(y + gap, rows - 1)
+    if y0 > y1: return
+    free[y0:y1 + 1, max(x - gap, 0):x + gap + 1] = 0
+    mirrored = slice(rows - y1, rows - y0 + 1)  # the wrap is meant for a line transform's angles; kept: same circles
+    if x - gap < 0: free[mirrored, cols + x - gap:] = 0
+    if x + gap >= cols: free[mirrored, :x + gap - cols + 1] = 0
+
+def _radius_peaks(acc:np.ndarray, gap:int, threshold:float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "Strength, x and y of one radius's peaks: local maxima over `threshold`, strongest first, `gap` apart."
+    from skimage.measure import label
+    top = ndi.maximum_filter1d(ndi.maximum_filter1d(acc, 2 * gap + 1, 0, mode='constant'), 2 * gap + 1, 1,
+                               mode='constant')
+    peak = (acc == top) & (acc > threshold)
+    ys, xs = np.nonzero(peak)
+    k = label(peak)[ys, xs] - 1  # the plateaus of equal maxima, each one candidate at its centre
+    count, strength = np.bincount(k), np.zeros(k.max(initial=-1) + 1)
+    np.maximum.at(strength, k, top[ys, xs])
+    cy, cx = (np.round(np.bincount(k, c) / count.clip(1)).astype(int) for c in (ys, xs))
+    free, got = top.copy(), []
+    for i in np.argsort(strength, kind='stable')[::-1]:
+        if free[cy[i], cx[i]] > threshold:
+            got.append((free[cy[i], cx[i]], cx[i], cy[i])); _suppress(free, cy[i], cx[i], gap)
+    return tuple(np.array(v, t) for v, t in zip(zip(*got), (float, int, int))) if got else (
+        np.zeros(0), np.zeros(0, int), np.zeros(0, int))
+
+def circle_peaks(acc:np.ndarray, # `skimage.transform.hough_circle`'s accumulators (radii, height, width)
+                 radii, # their radii
+                 gap:int, # circles' centres closer than this in x and in y: the stronger one only
+                 threshold:float, # least votes a circle needs
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    "Votes, x, y and radius of the circles, strongest first: `hough_circle_peaks`' result without its Python per peak."
+    found = [(*_radius_peaks(v, gap, threshold), r) for v, r in zip(acc, radii)]
+    acc, xs, ys = (np.concatenate([f[i] for f in found]) for i in range(3))
+    rs = np.concatenate([np.full(len(f[0]), f[3]) for f in found])
+    order = np.argsort(acc)[::-1]  # its sort exactly, ties included
+    acc, xs, ys, rs = acc[order], xs[order], ys[order], rs[order]
+    keep = np.ones(len(acc), bool)
+    for i in range(len(acc)):
+        if keep[i]: keep[i + 1:] &= (np.abs(xs[i + 1:] - xs[i]) > gap) | (np.abs(ys[i + 1:] - ys[i]) > gap)
+    return acc[keep], xs[keep], ys[keep], rs[keep]
+
 # %% ../nbs/api/12_fields.ipynb #9d694c2e
 def circle_cells(dark:np.ndarray, fg:np.ndarray, clumps:np.ndarray, taken:list, scale:int=SCALE,
                  radius=CELL_RADIUS, votes:float=0.3, cover:float=0.8, overlap:float=0.4):
     "Boxes and masks of the circles (Hough transform of the edges) centred in `clumps`, unlike the boxes `taken`."
     from skimage.feature import canny
-    from skimage.transform import hough_circle, hough_circle_peaks
+    from skimage.transform import hough_circle
     near = ndi.binary_dilation(clumps, iterations=max(1, round(radius[1] / scale / 4)))
     edges = canny(dark, sigma=3 / scale) & near
     radii = np.unique(np.linspace(radius[0] / scale, radius[1] / scale, 8).round().astype(int))
-    gap = round(20 / scale)
-    _, xs, ys, rs = hough_circle_peaks(hough_circle(edges, radii), radii, min_xdistance=gap, min_ydistance=gap,
-                                       threshold=votes)
+    _, xs, ys, rs = circle_peaks(hough_circle(edges, radii), radii, round(20 / scale), votes)
     fg_sum = np.pad(fg, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
-    boxes, masks, (h, w) = list(taken), [], fg.shape
+    boxes, masks, (h, w) = np.zeros((len(taken) + len(xs), 4)), [], fg.shape
+    boxes[:len(taken)], n = np.reshape(taken, (-1, 4)), len(taken)
     for x, y, r in zip(xs, ys, rs):  # strongest circles first
         if not clumps[y, x] or _covered(fg_sum, x, y, int(r * 0.7)) < cover: continue
         box = (max(x - r, 0), max(y - r, 0), min(x + r + 1, w), min(y + r + 1, h))
-        if boxes and box_iou([box], boxes).max() > overlap: continue
+        if n and box_iou([box], boxes[:n]).max() > overlap: continue
         yy, xx = np.ogrid[box[1]:box[3], box[0]:box[2]]
-        boxes.append(box); masks.append(((yy - y)**2 + (xx - x)**2 <= r * r) & fg[box[1]:box[3], box[0]:box[2]])
-    return boxes[len(taken):], masks
+        boxes[n], n = box, n + 1
+        masks.append(((yy - y)**2 + (xx - x)**2 <= r * r) & fg[box[1]:box[3], box[0]:box[2]])
+    return [tuple(int(v) for v in b) for b in boxes[len(taken):n]], masks
 
 # %% ../nbs/api/12_fields.ipynb #2492d657
 RIM = 6  # full-size pixels of pale cell edge the threshold leaves out (the dev fields' boxes are ~11 px wider)
