@@ -17,7 +17,8 @@ gives (quick prototypes: Otsu + watershed, the shipped model on plain box crops,
    NIH threshold.
 3. Adapted, out of fold by field: ROC AUC, sensitivity and specificity at the stored threshold (field-bootstrap 95%),
    on the annotated cells found and on every box `screen` counts (`adapt` screened each field with the fold model that
-   never saw it: `cv/screened.csv`).
+   never saw it: `cv/screened.csv`); and the annotated cells' AUC per life-cycle stage (as the annotators typed them,
+   'difficult' included) and per fold.
 4. Parasitemia of those screened fields against the annotated truth: naive; Rogan-Gladen with the rates of
    `site.json` (measured on these same fields: in-sample); and nested, each fold's fields corrected with the rates of
    the other folds' fields only, as a new site's fields would be; pooled and per field.
@@ -112,7 +113,21 @@ def report_adapted(site:Path):
     for target in (0.85, 0.90, 0.95):  # what other operating points would give, out of fold
         th = np.quantile(p[y], 1 - target)
         print(f"    at out-of-fold sensitivity {target}: threshold {th:.4f}, {rates_at(y, p, th)}")
+    report_stages(site)
     return r
+
+def report_stages(site:Path):
+    "Print the out-of-fold AUC of each life-cycle stage's cells against every uninfected cell, and each fold's AUC."
+    cells = pd.read_csv(site/'cells.csv', keep_default_na=False)[['file', 'type']]
+    oof = pd.read_csv(site/'cv'/'oof.csv').merge(cells, left_on='path', right_on='file')
+    y = oof.label.eq('Parasitized')
+    healthy = oof.prob_parasitized[~y].values
+    for stage, g in oof[y].groupby('type'):
+        auc = roc_auc_score(np.r_[np.ones(len(g)), np.zeros(len(healthy))], np.r_[g.prob_parasitized, healthy])
+        print(f"    {stage:12s} {len(g):4d} infected cells: ROC AUC {auc:.4f} against the {len(healthy)} uninfected; "
+              f"median score {g.prob_parasitized.median():.3f}")
+    folds = ', '.join(f"{k}: {roc_auc_score(g.label.eq('Parasitized'), g.prob_parasitized):.4f}" for k, g in oof.groupby('fold'))
+    print(f"    ROC AUC per fold (annotated cells found) {folds}")
 
 def screened_fields(site:Path, truth:dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     "The boxes `adapt` screened (each field by the fold model that never saw it) that `screen` counts, and each field's truth."

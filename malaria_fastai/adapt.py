@@ -89,11 +89,12 @@ def screened_folds(fields, # the site's annotated field photos
                   ) -> pd.DataFrame:
     "Every box `screen` finds on each field, called by the fold model that never saw the field, with its annotation."
     fold_of = pd.read_csv(Path(cv)/'folds.csv').groupby('patient').fold.first()
-    listed = [f for f in field_images(fields) if Path(field_file(f[0])).stem in fold_of.index]
+    stems = [(f, Path(field_file(f[0])).stem) for f in field_images(fields)]
+    listed = [(f, fold_of[s]) for f, s in stems if s in fold_of.index]  # each field with the fold that held it out
     rows = []
     for k in sorted(set(fold_of)):
         plan = screen_plan(Path(cv)/f'fold_{k}'/twin, threshold=threshold, inset=SITE_INSET, draw=False)
-        part = [(*f, plan['size'], plan['inset']) for f in listed if fold_of[Path(field_file(f[0])).stem] == k]
+        part = [(*f, plan['size'], plan['inset']) for f, fold in listed if fold == k]
         for res in screen_here(part, plan):
             name = field_file(res['field']['field'])
             rows += [dict(r, field=name, fold=int(k)) for r in truth_of_boxes(res['cells'], annotations[name])]
@@ -133,7 +134,7 @@ def site_report(cv:dict, table:pd.DataFrame, counted:dict, **kw) -> dict:
                 recall_iou50=round(len(found) / len(table), 4), infected_annotated=int((table.label == PARASITIZED).sum()),
                 infected_matched=int((found.label == PARASITIZED).sum()), target_sensitivity=cv['target_sensitivity'],
                 at_threshold=counted, annotated_cells=dict(threshold=cv['threshold'], at_threshold=cv['at_threshold'],
-                at_half=cv['at_half']), grouped_by='field', crop_inset=SITE_INSET)
+                at_half=cv['at_half']), grouped_by='field', crop_inset=SITE_INSET, segmentation=SEGMENTATION)
 
 def adapt(fields:list, # the site's annotated field photos: files, folders and/or zips
           annotations:Path=None, # IML-Malaria or COCO JSON; default `annotations.json` in the first zip or folder

@@ -6,11 +6,11 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/screen.html.md"""
 
 # %% auto #0
 __all__ = ['CELL_COLUMNS', 'CALL_COLOURS', 'REFER_COLOUR', 'LEFT_OUT_COLOUR', 'FIELD_COLUMNS', 'classifier_rates', 'crop_inset',
-           'segmented', 'ahead', 'classify_field', 'draw_overlay', 'field_counts', 'sample_summary', 'overlay_names',
-           'screen_plan', 'screened', 'screen_here', 'screen', 'write_screen']
+           'segmentation_check', 'segmented', 'ahead', 'classify_field', 'draw_overlay', 'field_counts',
+           'sample_summary', 'overlay_names', 'screen_plan', 'screened', 'screen_here', 'screen', 'write_screen']
 
 # %% ../nbs/api/13_screen.ipynb #ca243f40
-import csv, io, json, time
+import csv, io, json, time, warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
@@ -34,6 +34,16 @@ def crop_inset(model:Path) -> int|str:
     "How the crops for `model` are cut (`fields.cell_crops`' `inset`): as its site's `adapt` cut them, else as for NIH."
     site = Path(model).parent/'site.json'
     return json.loads(site.read_text()).get('crop_inset', 0) if site.exists() else NIH_INSET
+
+def segmentation_check(model:Path) -> str:
+    "'' unless `model` was adapted on other boxes than `fields.find_cells` gives now: then what to do about it."
+    site = Path(model).parent/'site.json'
+    if not site.exists(): return ''  # an NIH model: its crops and rates come from the NIH cells, not from boxes
+    was = json.loads(site.read_text()).get('segmentation')
+    if was == SEGMENTATION: return ''
+    return (f"{site} was adapted on segmentation {was or '1 (none recorded)'}, this is {SEGMENTATION}: its model "
+            f"learnt from other crops, and the rates correcting the parasitemia were measured on other boxes; "
+            f"run adapt again")
 
 # %% ../nbs/api/13_screen.ipynb #841f3710
 def segmented(name:str, open_field, error:str, size:int, inset:int|str=0) -> dict:
@@ -163,10 +173,11 @@ def screen_plan(model=None, # a cell model (export, weights or ONNX twin); defau
     "What every field of a run is screened with: the opened model, its threshold and band, rates, check and crop inset."
     cells = open_cells(model, engine, trust)
     path = getattr(cells, 'path', model or default_model())
+    if warning := segmentation_check(path): warnings.warn(warning)  # and in summary.json
     return dict(cells=cells, model=str(path), threshold=first_given(threshold, cells.threshold),
                 refer_band=setting('refer_band', first_given(refer_band, cells.refer_band)), size=cells.size,
                 inset=first_given(inset, crop_inset(path)), rates=classifier_rates(path),
-                check=InputCheck.from_meta(cells.meta), draw=draw)
+                check=InputCheck.from_meta(cells.meta), draw=draw, warning=warning)
 
 def screened(field:dict, # from `segmented`
              plan:dict, # from `screen_plan`
@@ -208,7 +219,8 @@ def screen(fields, # field photos: files, folders (searched recursively) and/or 
     plan = screen_plan(model, engine, trust, threshold, refer_band, inset, draw=bool(out and overlays))
     items = [(*f, plan['size'], plan['inset']) for f in field_images(fields)]
     if plan['draw']: (out/'overlays').mkdir(parents=True, exist_ok=True)
-    run = dict(model=plan['model'], threshold=plan['threshold'], refer_band=plan['refer_band'], start=time.perf_counter())
+    run = dict(model=plan['model'], threshold=plan['threshold'], refer_band=plan['refer_band'], segmentation=SEGMENTATION,
+               **({'warning': plan['warning']} if plan['warning'] else {}), start=time.perf_counter())
     names, cell_rows, field_rows = overlay_names([it[0] for it in items]), [], []
     done = runner(items, plan) if runner else screen_here(items, plan, workers)
     try:
