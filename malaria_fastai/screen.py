@@ -41,9 +41,9 @@ def segmentation_check(model:Path) -> str:
     if not site.exists(): return ''  # an NIH model: its crops and rates come from the NIH cells, not from boxes
     was = json.loads(site.read_text()).get('segmentation')
     if was == SEGMENTATION: return ''
-    return (f"{site} was adapted on segmentation {was or '1 (none recorded)'}, this is {SEGMENTATION}: its model "
-            f"learnt from other crops, and the rates correcting the parasitemia were measured on other boxes; "
-            f"run adapt again")
+    when = f'on segmentation {was}' if was else 'before segmentation versions were recorded'
+    return (f"{site} was adapted {when}, this is {SEGMENTATION}: its model may have learnt from other crops, and the "
+            f"rates correcting the parasitemia been measured on other boxes; run adapt again")
 
 # %% ../nbs/api/13_screen.ipynb #841f3710
 def segmented(name:str, open_field, error:str, size:int, inset:int|str=0) -> dict:
