@@ -113,13 +113,13 @@ def report_adapted(site:Path):
     for target in (0.85, 0.90, 0.95):  # what other operating points would give, out of fold
         th = np.quantile(p[y], 1 - target)
         print(f"    at out-of-fold sensitivity {target}: threshold {th:.4f}, {rates_at(y, p, th)}")
-    report_stages(site)
+    report_stages(site, oof)
     return r
 
-def report_stages(site:Path):
-    "Print the out-of-fold AUC of each life-cycle stage's cells against every uninfected cell, and each fold's AUC."
+def report_stages(site:Path, oof:pd.DataFrame):
+    "Print the AUC of each life-cycle stage's cells in `oof` (`cv/oof.csv`) against every uninfected cell, and per fold."
     cells = pd.read_csv(site/'cells.csv', keep_default_na=False)[['file', 'type']]
-    oof = pd.read_csv(site/'cv'/'oof.csv').merge(cells, left_on='path', right_on='file')
+    oof = oof.merge(cells, left_on='path', right_on='file')
     y = oof.label.eq('Parasitized')
     healthy = oof.prob_parasitized[~y].values
     for stage, g in oof[y].groupby('type'):

@@ -30,20 +30,25 @@ def classifier_rates(model:Path) -> dict|None:
                         report=str(f))
     return None
 
+def _site_record(model:Path) -> dict|None:
+    "The `site.json` `adapt` wrote beside `model`, or `None` for a model not adapted to a site."
+    site = Path(model).parent/'site.json'
+    return json.loads(site.read_text()) if site.exists() else None
+
 def crop_inset(model:Path) -> int|str:
     "How the crops for `model` are cut (`fields.cell_crops`' `inset`): as its site's `adapt` cut them, else as for NIH."
-    site = Path(model).parent/'site.json'
-    return json.loads(site.read_text()).get('crop_inset', 0) if site.exists() else NIH_INSET
+    site = _site_record(model)
+    return site.get('crop_inset', 0) if site else NIH_INSET
 
 def segmentation_check(model:Path) -> str:
     "'' unless `model` was adapted on other boxes than `fields.find_cells` gives now: then what to do about it."
-    site = Path(model).parent/'site.json'
-    if not site.exists(): return ''  # an NIH model: its crops and rates come from the NIH cells, not from boxes
-    was = json.loads(site.read_text()).get('segmentation')
+    site = _site_record(model)
+    if site is None: return ''  # an NIH model: its crops and rates come from the NIH cells, not from boxes
+    was = site.get('segmentation')
     if was == SEGMENTATION: return ''
     when = f'on segmentation {was}' if was else 'before segmentation versions were recorded'
-    return (f"{site} was adapted {when}, this is {SEGMENTATION}: its model may have learnt from other crops, and the "
-            f"rates correcting the parasitemia been measured on other boxes; run adapt again")
+    return (f"{Path(model).parent/'site.json'} was adapted {when}, this is {SEGMENTATION}: its model may have learnt "
+            f"from other crops, and the rates correcting the parasitemia been measured on other boxes; run adapt again")
 
 # %% ../nbs/api/13_screen.ipynb #841f3710
 def segmented(name:str, open_field, error:str, size:int, inset:int|str=0) -> dict:
