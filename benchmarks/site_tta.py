@@ -4,10 +4,10 @@
 
 `--site` is a folder `malaria-fastai adapt` wrote (or is writing: the folds finished so far are read). Each fold's model
 (its float ONNX twin `cv/fold_<k>/model.onnx`, or with `--int8` the int8 twin `adapt` made to check it) scores the
-cells of the fields it never saw, once plain and once averaged over the four flips (`OnnxCells.scores(tta=True)`, what `predict --tta` runs). Printed: ROC AUC per fold and pooled,
-the pooled difference with a paired field-bootstrap 95% interval (`crossval.compare_oof`), the specificity at the
-threshold that finds 90% of the infected cells out of fold (set on each side's own scores), and cells per second of
-each side on this machine (decoding excluded).
+cells of the fields it never saw, once plain and once averaged over the four flips (`OnnxCells.scores(tta=True)`,
+what `predict --tta` runs). Printed: ROC AUC per fold and pooled, the pooled difference with a paired field-bootstrap
+95% interval (`crossval.compare_oof`), the specificity at the threshold that finds 90% of the infected cells out of
+fold (set on each side's own scores), and cells per second of each side on this machine (decoding excluded).
 """
 import argparse, time
 from pathlib import Path
