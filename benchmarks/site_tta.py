@@ -7,7 +7,8 @@
 cells of the fields it never saw, once plain and once averaged over the four flips (`OnnxCells.scores(tta=True)`,
 what `predict --tta` runs). Printed: ROC AUC per fold and pooled, the pooled difference with a paired field-bootstrap
 95% interval (`crossval.compare_oof`), the specificity at the threshold that finds 90% of the infected cells out of
-fold (set on each side's own scores), and cells per second of each side on this machine (decoding excluded).
+fold (`learner.sensitivity_threshold` on each side's own scores), and cells per second of each side on this machine
+(decoding excluded).
 """
 import argparse, time
 from pathlib import Path
@@ -28,11 +29,6 @@ def fold_scores(site:Path, k:int, held:pd.DataFrame, twin:str='model.onnx') -> t
         side[tta, 's'] = time.perf_counter() - start
     return held.assign(plain=side[False], tta=side[True]), side[False, 's'], side[True, 's']
 
-def specificity_at(y, p, sensitivity:float=0.9) -> tuple[float, float]:
-    "The threshold finding `sensitivity` of the infected cells in `p`, and the specificity there."
-    th = np.quantile(p[y], 1 - sensitivity)
-    return th, float((p[~y] < th).mean())
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--site', type=Path, required=True, help='the folder `malaria-fastai adapt` wrote')
@@ -40,6 +36,7 @@ def main():
     a = p.parse_args()
     twin = 'model.int8.onnx' if a.int8 else 'model.onnx'
     from malaria_fastai.crossval import read_oof, compare_oof
+    from malaria_fastai.learner import sensitivity_threshold  # the rule `adapt` sets its threshold by
     print(f"machine: {machine()}; fold models: cv/fold_<k>/{twin}")
     oof = pd.concat([read_oof(f) for f in sorted((a.site/'cv').glob('fold_*/oof.csv'))])
     parts, seconds = [], np.zeros(2)
@@ -54,7 +51,8 @@ def main():
     m = pd.concat(parts); y = m.label.eq('Parasitized').values
     print(f"  pooled, {len(m)} cells of {m.patient.nunique()} fields, {m.fold.nunique()} folds:")
     for name in ('plain', 'tta'):
-        th, spec = specificity_at(y, m[name].values)
+        th = sensitivity_threshold(y, m[name].values, 0.9)
+        spec = (m[name].values[~y] < th).mean()
         print(f"    {name:5s}: ROC AUC {roc_auc_score(y, m[name]):.4f}; at out-of-fold sensitivity 0.90 (threshold "
               f"{th:.4f}) specificity {spec:.4f}")
     cells = m[['path', 'patient', 'label']]
