@@ -22,7 +22,8 @@ gives (quick prototypes: Otsu + watershed, the shipped model on plain box crops,
 4. Parasitemia of those screened fields against the annotated truth: naive; Rogan-Gladen with the rates of
    `site.json` (measured on these same fields: in-sample); and nested, each fold's fields corrected with the rates of
    the other folds' fields only, as a new site's fields would be; pooled and per field.
-5. Speed: `screen` end to end (decode, segment, crop, classify, overlays) over all fields with the adapted model.
+5. Speed: `screen` end to end (decode, segment, crop, classify, overlays) over all fields with the adapted model, as
+   adapted (its four flips, where it records `tta`) and the same weights plain, in the same run.
 """
 import argparse, json, tempfile, time
 from pathlib import Path
@@ -175,15 +176,32 @@ def report_parasitemia(counted:pd.DataFrame, per:pd.DataFrame, r:dict):
         print(f"  per field, {k:7s}: mean |error| {err.mean():.3f} pp, median {err.median():.3f} pp, 90th percentile "
               f"{err.quantile(0.9):.3f} pp")
 
+def plain_copy(site:Path, tmp:Path) -> Path:
+    "The site model's ONNX twin with its `tta` turned off (same weights, threshold and `site.json`), in `tmp/plain`."
+    import shutil
+    from malaria_fastai.core import write_checksum
+    from malaria_fastai.runtime import OnnxCells, write_onnx_meta
+    (tmp/'plain').mkdir()
+    for name in ('model.onnx', 'site.json'): shutil.copy(site/name, tmp/'plain'/name)
+    write_onnx_meta(tmp/'plain'/'model.onnx', dict(OnnxCells(site/'model.onnx').meta, tta=False))
+    write_checksum(tmp/'plain'/'model.onnx')
+    return tmp/'plain'/'model.onnx'
+
 def report_speed(fields:Path, site:Path, tmp:Path):
-    "Print `screen`'s fields per second end to end over every field, overlays written, with the adapted model."
+    "Print `screen`'s fields per second end to end over every field (overlays written): the site model, and it plain."
     from malaria_fastai.screen import screen
-    start = time.perf_counter()
-    res = screen(fields, site/'model.pkl', tmp/'speed')
-    seconds = time.perf_counter() - start
-    n = res['summary']['fields']
-    print(f"  {n} fields in {seconds:.1f} s: {n / seconds:.2f} fields/s end to end (model opened, overlays written; "
-          f"target {TARGET['fields_per_s']}); ratio to target {n / seconds / TARGET['fields_per_s']:.2f}")
+    runs = {'as adapted': site/'model.pkl', 'plain (no flips)': plain_copy(site, tmp)}
+    rate = {}
+    for name, model in runs.items():
+        start = time.perf_counter()
+        res = screen(fields, model, tmp/'speed'/name.split()[0])
+        seconds = time.perf_counter() - start
+        n, rate[name] = res['summary']['fields'], res['summary']['fields'] / seconds
+        print(f"  {name} (tta {res['summary']['tta']}): {n} fields in {seconds:.1f} s, {rate[name]:.2f} fields/s end to "
+              f"end (model opened, overlays written; target {TARGET['fields_per_s']}); ratio to target "
+              f"{rate[name] / TARGET['fields_per_s']:.2f}")
+    a, b = rate.values()
+    print(f"  as adapted / plain: {a / b:.2f}")
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])

@@ -478,5 +478,7 @@ d = { 'settings': { 'branch': 'main',
                                       'malaria_fastai.train.train': ('api/train.html#train', 'malaria_fastai/train.py'),
                                       'malaria_fastai.train.train_state': ('api/train.html#train_state', 'malaria_fastai/train.py'),
                                       'malaria_fastai.train.training_pixels': ('api/train.html#training_pixels', 'malaria_fastai/train.py'),
+                                      'malaria_fastai.train.validation_probs': ( 'api/train.html#validation_probs',
+                                                                                 'malaria_fastai/train.py'),
                                       'malaria_fastai.train.validation_threshold': ( 'api/train.html#validation_threshold',
                                                                                      'malaria_fastai/train.py')}}}

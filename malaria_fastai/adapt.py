@@ -145,6 +145,7 @@ def adapt(fields:list, # the site's annotated field photos: files, folders and/o
           lr:float=3e-3, # fine-tuning learning rate (the recipe the dev-field figures measured)
           balance:float=0.2, # infected training cells repeated to this share
           target_sensitivity:float=0.9, # the threshold finds this share of the infected cells, out of fold
+          tta:bool=True, # the model averages the four flips of each cell (threshold and rates measured so); 4x slower
           bs:int=None, # batch size
           resume:bool=False, # keep the crops and finished folds of an interrupted run in `out`
          ) -> dict:
@@ -158,7 +159,7 @@ def adapt(fields:list, # the site's annotated field photos: files, folders and/o
         shutil.rmtree(cells, ignore_errors=True)  # crops of an earlier run's fields must not train this one
         table = write_site_cells(fields, truth, cells, size)
     with replace_when_done(out/'cells.csv') as tmp: table.to_csv(tmp, index=False)
-    recipe = dict(start=str(model), epochs=epochs, lr=lr, balance=balance, pretrained=False, size=size, bs=bs)
+    recipe = dict(start=str(model), epochs=epochs, lr=lr, balance=balance, pretrained=False, size=size, bs=bs, tta=tta)
     # the threshold on every held-out cell as annotated: the label audit would drop the hardest infected cells
     cross_validate(cells, folds, out/'cv', resume=resume, target_sensitivity=target_sensitivity, on_audited=False,
                    **recipe)
@@ -168,7 +169,7 @@ def adapt(fields:list, # the site's annotated field photos: files, folders and/o
     train(cells, valid_patients=[], threshold=threshold, out_dir=out, resume=resume, **recipe)
     speed = ship_twin(out, cells) if engine == 'int8' else None
     report = site_report(json.loads((out/'cv'/'report.json').read_text()), table, counted_rates(boxes, threshold),
-                         base_model=str(model), annotations=str(annotations), threshold=threshold, onnx=engine,
+                         base_model=str(model), annotations=str(annotations), threshold=threshold, tta=tta, onnx=engine,
                          onnx_cells_per_s=speed)
     with replace_when_done(out/'site.json') as tmp: tmp.write_text(json.dumps(report, indent=1))
     print(site_summary(report, out))

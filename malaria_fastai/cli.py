@@ -82,7 +82,7 @@ def predict_cells(paths:list, # image files and/or folders (searched recursively
                   format:str='csv', # csv or json (an array of rows)
                   threshold:float=None, # call a cell parasitized from this probability up (default: the model's)
                   bs:int=64, # images per batch
-                  tta:bool=False, # average over the four flips of each image
+                  tta:bool=None, # average over the four flips of each image (default: as the model records; --no-tta: plain)
                   no_check:bool=False, # do not flag images unlike the training cells
                   engine:str='auto', # 'auto': the model's ONNX twin when it has one, else torch
                   trust_model:bool=False, # see `TRUST`

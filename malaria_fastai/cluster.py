@@ -112,7 +112,7 @@ def classify_on_cluster(items, # files and/or folders of cell images
                         model:Path, # an ONNX twin
                         client, # a `distributed.Client` (`dask_client`)
                         bs:int=64, # images per batch
-                        tta:bool=False, # average over the four flips of each image
+                        tta:bool=None, # average over the four flips of each image; default the model's `tta`
                         threshold:float=None, # default: the threshold stored in the model
                         refer_band:float=None, # default: the band stored in the model
                         check:bool=True, # flag images unlike the training cells

@@ -276,7 +276,7 @@ def evaluate(folder, # labelled folder: class subfolders `Parasitized/` and `Uni
     leaked = leaked_cells(learn, files)
     threshold, _ = operating_point(learn)
     source = model_path or learn  # a path: its ONNX twin where it has one, as `predict` does by default
-    runs = {'plain': predict(files, source, engine=engine, trust=trust, progress=True)}
+    runs = {'plain': predict(files, source, tta=False, engine=engine, trust=trust, progress=True)}
     if tta: runs['tta'] = predict(files, source, tta=True, engine=engine, trust=trust, progress=True)
     ok, files, y, pats, unknown = scored_cells(runs['plain'], files)
     report = dict(model=str(model_path) if model_path else None, engine=runs['plain'].attrs['engine'], data=str(folder),

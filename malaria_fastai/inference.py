@@ -72,6 +72,7 @@ class TorchCells:
     def __init__(self, learn:Learner, source=None):
         self.learn, self.meta, self.size = learn, getattr(learn, 'meta', {}), preprocessing(learn)[0]
         self.threshold, self.refer_band = self.meta.get('threshold', 0.5), self.meta.get('refer_band')
+        self.tta = bool(self.meta.get('tta', False))  # the model's own: recorded by `train`
         self.engine = f'torch ({source})' if source else 'torch'
         self._scorers = {tta: cell_scores(learn, tta) for tta in (False, True)}  # built once, not per batch
 
@@ -81,16 +82,16 @@ class TorchCells:
         source = weights_file(model) if weights_file(model).is_file() else Path(model)
         return cls(load_model(model, trust), source)
 
-    def scores(self, pixels:np.ndarray, tta:bool=False) -> tuple[np.ndarray, np.ndarray]:
-        "Probability of Parasitized for uint8 pixels (n, size, size, 3), and the features (`learner.cell_scores`)."
-        return self._scorers[bool(tta)](pixels)
+    def scores(self, pixels:np.ndarray, tta:bool=None) -> tuple[np.ndarray, np.ndarray]:
+        "Probability of Parasitized (four flips if `tta`, default the model's) and the features (`learner.cell_scores`)."
+        return self._scorers[bool(first_given(tta, self.tta))](pixels)
 
 
 # %% ../nbs/api/06_inference.ipynb #a91ae980
 def predict(items, # files and/or folders of cell images
             model=None, # a `Learner`, an export (`.pkl`) or its ONNX twin (`.onnx`); default `default_model()`
             bs:int=64, # images per forward pass
-            tta:bool=False, # average over the four flips of each image
+            tta:bool=None, # average over the four flips of each image; default the model's `tta` (`train` records it)
             threshold:float=None, # call a cell parasitized when `prob_parasitized >= threshold`; default the model's
             refer_band:float=None, # refer cells with `prob_parasitized` within this of the threshold; default the model's, else the setting
             engine:str='auto', # 'onnx', 'torch', or 'auto': ONNX where the model has its twin, else torch

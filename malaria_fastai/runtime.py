@@ -259,7 +259,7 @@ class OnnxCells:
         if 'malaria_fastai' not in props: raise ValueError(f"{path} is not a malaria_fastai ONNX model (no metadata)")
         self.meta = json.loads(props['malaria_fastai'])
         self.size, self.threshold = self.meta['size'], self.meta.get('threshold', 0.5)
-        self.refer_band = self.meta.get('refer_band')
+        self.refer_band, self.tta = self.meta.get('refer_band'), bool(self.meta.get('tta', False))  # flips: recorded by `train`
         self.mean, self.std = (np.array(self.meta[k], np.float32).reshape(1, 3, 1, 1) for k in ('mean', 'std'))
         # the recipe's conventions: preprocessing, vocab, threshold
         check_versions(self.meta, path, dict(malaria_fastai=2))
@@ -272,9 +272,9 @@ class OnnxCells:
         "Normalised float32 batch (n, 3, size, size) from uint8 pixels (n, size, size, 3)."
         return (pixels.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255) - self.mean) / self.std
 
-    def scores(self, pixels:np.ndarray, tta:bool=False) -> tuple[np.ndarray, np.ndarray|None]:
-        "Probability of Parasitized for uint8 pixels (n, size, size, 3), and the features where the model has them."
-        x = self.model_input(pixels)
+    def scores(self, pixels:np.ndarray, tta:bool=None) -> tuple[np.ndarray, np.ndarray|None]:
+        "Probability of Parasitized for uint8 pixels (n, size, size, 3) averaged over four flips if `tta` (the model's), features."
+        x, tta = self.model_input(pixels), first_given(tta, self.tta)
         probs, *features = self.session.run(None, {self.input: x})
         flips = (x[..., ::-1], x[..., ::-1, :], x[..., ::-1, ::-1]) if tta else ()  # their probabilities only
         probs = [probs, *(self.session.run([self.output], {self.input: np.ascontiguousarray(v)})[0] for v in flips)]
@@ -293,7 +293,7 @@ def write_onnx_meta(path:Path, meta:dict) -> Path:
 def classify_cells(items, # files and/or folders of cell images
                    cells, # an opened model: `OnnxCells`, or `inference.TorchCells` (what `open_cells` gives)
                    bs:int=64, # images per batch
-                   tta:bool=False, # average over the four flips of each image
+                   tta:bool=None, # average over the four flips of each image; default the model's `tta`
                    threshold:float=None, # default: the threshold stored in the model
                    refer_band:float=None, # default: the band stored in the model, else the `refer_band` setting
                    n_workers:int=None, # decoding threads

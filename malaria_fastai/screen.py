@@ -224,7 +224,8 @@ def screen(fields, # field photos: files, folders (searched recursively) and/or 
     plan = screen_plan(model, engine, trust, threshold, refer_band, inset, draw=bool(out and overlays))
     items = [(*f, plan['size'], plan['inset']) for f in field_images(fields)]
     if plan['draw']: (out/'overlays').mkdir(parents=True, exist_ok=True)
-    run = dict(model=plan['model'], threshold=plan['threshold'], refer_band=plan['refer_band'], segmentation=SEGMENTATION,
+    run = dict(model=plan['model'], threshold=plan['threshold'], refer_band=plan['refer_band'], tta=plan['cells'].tta,
+               segmentation=SEGMENTATION,
                **({'warning': plan['warning']} if plan['warning'] else {}), start=time.perf_counter())
     names, cell_rows, field_rows = overlay_names([it[0] for it in items]), [], []
     done = runner(items, plan) if runner else screen_here(items, plan, workers)
@@ -241,7 +242,7 @@ def screen(fields, # field photos: files, folders (searched recursively) and/or 
     return _finish(out, cell_rows, field_rows, plan['rates'], rbc_per_ul, run)
 
 def _finish(out:Path, cell_rows:list, field_rows:list, rates:dict, rbc_per_ul:float, run:dict) -> dict:
-    "The sample's summary (with `run`: the model, its threshold and band), written with the rows when `out` is given."
+    "The sample's summary (with `run`: the model, its threshold, band and `tta`), written with the rows when `out` is given."
     said, seconds = {k: v for k, v in run.items() if k != 'start'}, round(time.perf_counter() - run['start'], 2)
     summary = dict(sample_summary(field_rows, rates, rbc_per_ul), **said, seconds=seconds)
     if out: write_screen(out, cell_rows, field_rows, summary)

@@ -95,7 +95,7 @@ def api(plan:dict, # `screen.screen_plan`: the opened model, its threshold, rate
     cells, no_overlay = plan['cells'], dict(plan, draw=False)
 
     @app.get('/health')
-    def health(): return dict(model=str(plan['model']), engine=cells.engine, threshold=plan['threshold'],
+    def health(): return dict(model=str(plan['model']), engine=cells.engine, threshold=plan['threshold'], tta=cells.tta,
                               version=malaria_fastai.__version__)
 
     @app.post('/predict')

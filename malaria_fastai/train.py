@@ -6,8 +6,8 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/train.html.md"""
 
 # %% auto #0
 __all__ = ['train_state', 'set_train_state', 'AtomicSaveModelCallback', 'EpochCSVLogger', 'RestoreTrainState', 'saved_epochs',
-           'prune_checkpoints', 'resume_point', 'fit_stage', 'run_meta', 'training_pixels', 'validation_threshold',
-           'distil_targets', 'fit_recipe', 'export_model', 'start_learner', 'train']
+           'prune_checkpoints', 'resume_point', 'fit_stage', 'run_meta', 'training_pixels', 'validation_probs',
+           'validation_threshold', 'distil_targets', 'fit_recipe', 'export_model', 'start_learner', 'train']
 
 # %% ../nbs/api/05_train.ipynb #dc4ebcd1
 import base64, json, os, random, re
@@ -177,11 +177,21 @@ def training_pixels(dls) -> np.ndarray:
     return cells_tensor([dls.files[i] for i in dls.splits[0]], dls.size)[0].permute(0, 2, 3, 1).numpy()
 
 # %% ../nbs/api/05_train.ipynb #479147a3
-def validation_threshold(learn:Learner, dl, target_sensitivity:float, threshold:float=None, figure:Path=None) -> float:
-    "`threshold`, else the one finding `target_sensitivity` of parasitized cells in `dl`; confusion matrix to `figure`."
-    probs, targs = learn.get_preds(dl=dl)
+def validation_probs(learn:Learner, dl, tta:bool=False) -> tuple[torch.Tensor, torch.Tensor]:
+    "Whether each cell of `dl` is parasitized, and its probability of it (averaged over the four flips if `tta`)."
     pos = class_index(learn.dls.vocab)
-    is_parasitized, prob = targs == pos, probs[:, pos]
+    if not tta:
+        probs, targs = learn.get_preds(dl=dl)
+        return targs == pos, probs[:, pos]
+    net = learn.model.eval()
+    with torch.inference_mode(): batches = [(y == pos, flip_tta(net, x)[:, pos]) for x, y in dl]
+    return tuple(torch.cat(part).cpu() for part in zip(*batches))
+
+def validation_threshold(learn:Learner, dl, target_sensitivity:float, threshold:float=None, figure:Path=None,
+                         tta:bool=False, # score with the four flips, as a model that records `tta` runs
+                        ) -> float:
+    "`threshold`, else the one finding `target_sensitivity` of parasitized cells in `dl`; confusion matrix to `figure`."
+    is_parasitized, prob = validation_probs(learn, dl, tta)
     if threshold is None:
         threshold = sensitivity_threshold(is_parasitized, prob, target_sensitivity)
         print(f"threshold for sensitivity >= {target_sensitivity} on the validation cells: {threshold:.4f}")
@@ -280,6 +290,7 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
           threshold:float=None, # the stored threshold; default set on the validation cells for `target_sensitivity`
           fast:bool=True, # cells decoded once into memory; `False` for fastai's per-item pipeline
           target_sensitivity:float=None, # the stored threshold finds this share of parasitized validation cells
+          tta:bool=False, # the model averages the four flips of each cell: recorded, `predict` and `screen` default to it
           out_dir:Path=None, # where checkpoints, history, plots and the export go; default `models_dir/<arch>_<size>px`
           resume:bool=False, # continue an interrupted run in `out_dir` from its last per-epoch checkpoint
           keep_checkpoints:bool=False, # keep every epoch's checkpoint; default the last (to resume from) and the best
@@ -299,13 +310,13 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
                   if pretrained else [('scratch', epochs, lr)])
         precision = fit_recipe(learn, stages, mixed_precision, resume, restore_best and has_valid, keep_checkpoints)
         if has_valid: threshold = validation_threshold(learn, dls.valid, target_sensitivity, threshold,
-                                                       out_dir/'confusion_matrix.png')
+                                                       out_dir/'confusion_matrix.png', tta)
         if valid_patients is not None: split = 'held_out' if has_valid else 'none'
         learn.meta = run_meta(dls, arch=arch, size=size, pretrained=pretrained, split=split, valid_pct=valid_pct, seed=seed,
                               epochs=epochs, lr=lr, label_smoothing=label_smoothing, threshold=threshold,
                               target_sensitivity=target_sensitivity, teachers=[str(t) for t in teachers], precision=precision,
-                              start=str(start) if start else None, balance=balance,
-                              input_check=calibrated_check(cell_scores(learn), training_pixels(dls),
+                              start=str(start) if start else None, balance=balance, tta=tta,
+                              input_check=calibrated_check(cell_scores(learn, tta), training_pixels(dls),
                                                            threshold).to_meta())
         export_model(learn, dls)
         return learn
