@@ -145,7 +145,7 @@ def adapt(fields:list, # the site's annotated field photos: files, folders and/o
           lr:float=3e-3, # fine-tuning learning rate (the recipe the dev-field figures measured)
           balance:float=0.2, # infected training cells repeated to this share
           target_sensitivity:float=0.9, # the threshold finds this share of the infected cells, out of fold
-          tta:bool=True, # the model averages the four flips of each cell (threshold and rates measured so); 4x slower
+          tta:bool=True, # the model averages the four flips of each cell (threshold and rates measured so): 4 passes a cell
           bs:int=None, # batch size
           resume:bool=False, # keep the crops and finished folds of an interrupted run in `out`
          ) -> dict:
