@@ -21,7 +21,9 @@ gives (quick prototypes: Otsu + watershed, the shipped model on plain box crops,
    'difficult' included) and per fold.
 4. Parasitemia of those screened fields against the annotated truth: naive; Rogan-Gladen with the rates of
    `site.json` (measured on these same fields: in-sample); and nested, each fold's fields corrected with the rates of
-   the other folds' fields only, as a new site's fields would be; pooled and per field.
+   the other folds' fields only, as a new site's fields would be; pooled and per field. Then each fold's fields as a
+   sample, nested, by three of Forman's (2008) threshold rules for counting: the stored threshold, T50 (where the
+   other folds' sensitivity is 0.5) and MAX (where their sensitivity minus false-positive rate is largest).
 5. Speed: `screen` end to end (decode, segment, crop, classify, overlays) over all fields with the adapted model, as
    adapted (its four flips, where it records `tta`) and the same weights plain, in the same run.
 """
@@ -176,6 +178,26 @@ def report_parasitemia(counted:pd.DataFrame, per:pd.DataFrame, r:dict):
         print(f"  per field, {k:7s}: mean |error| {err.mean():.3f} pp, median {err.median():.3f} pp, 90th percentile "
               f"{err.quantile(0.9):.3f} pp")
 
+def corrected_at(held:pd.DataFrame, other:pd.DataFrame, threshold:float) -> float:
+    "The share of `held`'s boxes scored `threshold` or more, corrected (Rogan-Gladen) with `other`'s rates there."
+    from malaria_fastai.fields import rogan_gladen
+    y, p = other.infected.values, other.prob_parasitized.values
+    return float(rogan_gladen((held.prob_parasitized >= threshold).mean(), (p[y] >= threshold).mean(), (p[~y] < threshold).mean()))
+
+def report_estimators(counted:pd.DataFrame, per:pd.DataFrame, threshold:float):
+    "Each fold's parasitemia, nested, by three threshold rules (Forman 2008): the stored one, T50 and MAX."
+    grid = np.quantile(counted.prob_parasitized, np.linspace(0.5, 0.999, 200))  # thresholds where the counts move
+    errors = {'stored threshold': [], "T50 (other folds' sensitivity 0.5)": [], 'MAX (sensitivity - false positives)': []}
+    for k, held in counted.groupby('fold'):
+        other, m = counted[counted.fold != k], per.fold == k
+        truth = per.true_infected[m].sum() / per.true_cells[m].sum()
+        y, p = other.infected.values, other.prob_parasitized.values
+        sens, spec = np.array([(p[y] >= t).mean() for t in grid]), np.array([(p[~y] < t).mean() for t in grid])
+        for rule, t in zip(errors, (threshold, grid[np.argmin(np.abs(sens - 0.5))], grid[np.argmax(sens + spec)])):
+            errors[rule].append(100 * (corrected_at(held, other, t) - truth))
+    for rule, e in errors.items():
+        print(f"  {rule:35s}: per fold {', '.join(f'{v:+.2f}' for v in e)} pp; mean |error| {np.mean(np.abs(e)):.2f} pp")
+
 def plain_copy(site:Path, tmp:Path) -> Path:
     "The site model's ONNX twin with its `tta` turned off (same weights, threshold and `site.json`), in `tmp/plain`."
     import shutil
@@ -217,7 +239,10 @@ def main():
         if not a.site: return
         print("3. adapted (out of fold, by field)"); r = report_adapted(a.site)
         print("4. parasitemia (fold models on their held-out fields)")
-        report_parasitemia(*screened_fields(a.site, truth), r)
+        counted, per = screened_fields(a.site, truth)
+        report_parasitemia(counted, per, r)
+        print("   each fold's fields as a sample, other count corrections (nested: rates of the other folds)")
+        report_estimators(counted, per, r['threshold'])
         print("5. speed"); report_speed(a.fields, a.site, tmp)
 
 if __name__ == '__main__': main()
