@@ -281,7 +281,8 @@ class OnnxCells:
         return probs, (features[0] if self.has_features else None)
 
 # %% ../nbs/api/01_runtime.ipynb #0b0c94bc
-FLIPS = (lambda px: px[:, :, ::-1], lambda px: px[:, ::-1], lambda px: px[:, ::-1, ::-1])  # uint8 (n, h, w, 3): left-right, up-down, both
+# of uint8 images (n, h, w, 3): left-right, up-down, both ways
+FLIPS = (lambda px: px[:, :, ::-1], lambda px: px[:, ::-1], lambda px: px[:, ::-1, ::-1])
 
 def flipped_where(cells, # an opened model: `OnnxCells` or `inference.TorchCells`
                   pixels:np.ndarray, # uint8 (n, size, size, 3)
