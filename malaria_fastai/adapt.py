@@ -6,7 +6,7 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/adapt.html.md"""
 
 # %% auto #0
 __all__ = ['SITE_INSET', 'field_file', 'annotated_crops', 'write_site_cells', 'truth_of_boxes', 'screened_folds', 'counted_rates',
-           'site_twin', 'ship_twin', 'site_report', 'adapt', 'site_summary']
+           'new_fields_rates', 'site_twin', 'ship_twin', 'site_report', 'adapt', 'site_summary']
 
 # %% ../nbs/api/14_adapt.ipynb #e4241fc3
 import json, shutil, tempfile
@@ -108,6 +108,22 @@ def counted_rates(boxes:pd.DataFrame, # `screened_folds`
     c = boxes[boxes.flag.fillna('') == '']
     return scores_with_ci(c.infected.values, c.prob_parasitized.values, c.field.values, threshold, n_boot)
 
+def new_fields_rates(boxes:pd.DataFrame, # `screened_folds`
+                     threshold:float, # the stored threshold
+                     pooled:dict, # `counted_rates` of the same boxes
+                    ) -> dict:
+    "Sensitivity and specificity for new fields: the pooled value; a 95% prediction interval from the fold models' spread."
+    from scipy.stats import t
+    c = boxes[boxes.flag.fillna('') == '']
+    y, called = c.infected.astype(bool), c.prob_parasitized >= threshold
+    per = dict(sensitivity=called[y].groupby(c.fold[y]).mean(), specificity=(~called[~y]).groupby(c.fold[~y]).mean())
+    out = dict(per_fold={m: [round(float(r), 4) for r in folds] for m, folds in per.items()})
+    for m, folds in per.items():  # each fold: another model on other fields, as the shipped model meets new ones
+        k, (v, (lo, hi)) = len(folds), (pooled[m]['value'], pooled[m]['ci95'])
+        half = t.ppf(0.975, k - 1) * folds.std() * np.sqrt(1 + 1 / k) if k > 1 else 0.0
+        out[m] = dict(value=v, ci95=[max(0.0, min(lo, v - half)), min(1.0, max(hi, v + half))])
+    return out
+
 # %% ../nbs/api/14_adapt.ipynb #42a3eeb5
 def site_twin(cv:Path, # the cross-validation (`report.json`, `oof.csv`, `fold_<k>/`)
               cells:Path, # the class folders it learnt from
@@ -168,9 +184,10 @@ def adapt(fields:list, # the site's annotated field photos: files, folders and/o
     with replace_when_done(out/'cv'/'screened.csv') as tmp: boxes.to_csv(tmp, index=False)
     train(cells, valid_patients=[], threshold=threshold, out_dir=out, resume=resume, **recipe)
     speed = ship_twin(out, cells) if engine == 'int8' else None
-    report = site_report(json.loads((out/'cv'/'report.json').read_text()), table, counted_rates(boxes, threshold),
+    counted = counted_rates(boxes, threshold)
+    report = site_report(json.loads((out/'cv'/'report.json').read_text()), table, counted,
                          base_model=str(model), annotations=str(annotations), threshold=threshold, tta=tta, onnx=engine,
-                         onnx_cells_per_s=speed)
+                         onnx_cells_per_s=speed, new_fields=new_fields_rates(boxes, threshold, counted))
     with replace_when_done(out/'site.json') as tmp: tmp.write_text(json.dumps(report, indent=1))
     print(site_summary(report, out))
     return report

@@ -25,9 +25,10 @@ def classifier_rates(model:Path) -> dict|None:
     folder = Path(model).parent
     for f, where in ((folder/'site.json', 'site'), (folder/'cv'/'report.json', 'nih')):
         if f.exists():
-            rates = json.loads(f.read_text())['at_threshold']
+            record = json.loads(f.read_text())  # a site's rates for new fields, where `adapt` measured the folds' spread
+            rates = record.get('new_fields') or record['at_threshold']
             return dict(sensitivity=rates['sensitivity'], specificity=rates['specificity'], measured=where,
-                        report=str(f))
+                        report=str(f), spread='new_fields' in record)
     return None
 
 def _site_record(model:Path) -> dict|None:
@@ -149,8 +150,10 @@ def _correction_note(rates:dict|None) -> str:
     if not rates: return "not corrected: the model has no measured sensitivity and specificity (naive share of calls)"
     where = ("this site's annotated fields (cross-validated by field)" if rates['measured'] == 'site' else
              "NIH patients (cross-validated); another site's microscope and stain may differ: adapt the model to it")
+    spread = ("; the interval allows for a new model's rates varying on new fields as the fold models' did"
+              if rates.get('spread') else '')
     return (f"Rogan-Gladen: sensitivity {rates['sensitivity']['value']:.3f}, specificity "
-            f"{rates['specificity']['value']:.3f}, measured on {where} ({rates['report']})")
+            f"{rates['specificity']['value']:.3f}, measured on {where} ({rates['report']}){spread}")
 
 # %% ../nbs/api/13_screen.ipynb #95dbd186
 def _write_csv(path:Path, rows:list[dict], columns):
