@@ -119,9 +119,10 @@ def new_fields_rates(boxes:pd.DataFrame, # `screened_folds`
     per = dict(sensitivity=called[y].groupby(c.fold[y]).mean(), specificity=(~called[~y]).groupby(c.fold[~y]).mean())
     out = dict(per_fold={m: [round(float(r), 4) for r in folds] for m, folds in per.items()})
     for m, folds in per.items():  # each fold: another model on other fields, as the shipped model meets new ones
-        k, (v, (lo, hi)) = len(folds), (pooled[m]['value'], pooled[m]['ci95'])
-        half = t.ppf(0.975, k - 1) * folds.std() * np.sqrt(1 + 1 / k) if k > 1 else 0.0
-        out[m] = dict(value=v, ci95=[max(0.0, min(lo, v - half)), min(1.0, max(hi, v + half))])
+        k, v, ci = len(folds), pooled[m]['value'], pooled[m]['ci95']
+        if v is None or ci is None or k < 2: out[m] = pooled[m]; continue  # no spread to measure
+        half = t.ppf(0.975, k - 1) * folds.std() * np.sqrt(1 + 1 / k)
+        out[m] = dict(value=v, ci95=[max(0.0, min(ci[0], v - half)), min(1.0, max(ci[1], v + half))])
     return out
 
 # %% ../nbs/api/14_adapt.ipynb #42a3eeb5
