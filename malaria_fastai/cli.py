@@ -10,7 +10,7 @@ __all__ = ['BATCH', 'RATE', 'SHARE', 'TRUST', 'SCHEDULER', 'FLAGS', 'HIDDEN', 'C
            'command_function', 'parser', 'excluded_cells', 'main']
 
 # %% ../nbs/api/09_cli.ipynb #df48e7c2
-import argparse, contextlib, importlib, inspect, sys, tempfile
+import argparse, contextlib, importlib, inspect, math, sys, tempfile
 from pathlib import Path
 from fastcore.docments import docments
 from .core import *
@@ -134,7 +134,7 @@ def screen_fields(fields:list, # field photos: files, folders (searched recursiv
                   scheduler:str=None, # see `SCHEDULER`
                  ) -> int:
     "Screen whole thin-smear field photos: find each red blood cell, classify it, count the sample's parasitemia."
-    from malaria_fastai.screen import screen, RBC_PER_UL
+    from malaria_fastai.screen import screen, parasitemia_text, RBC_PER_UL
     _check_destination(out/'summary.json')
     kw = dict(rbc_per_ul=rbc_per_ul or RBC_PER_UL, overlays=not no_overlays, progress=sys.stderr.isatty())
     try:
@@ -146,24 +146,27 @@ def screen_fields(fields:list, # field photos: files, folders (searched recursiv
         return 130
     s, est = res['summary'], res['summary']['parasitemia']
     print(f"{s['fields'] - s['fields_unread']} of {s['fields']} fields screened: {s['cells']} cells, {s['counted']} counted, "
-          f"{s['parasitized']} {PARASITIZED}, {s['referred']} to refer\nparasitemia {est['value']:.2%} "
-          f"[{est['ci95'][0]:.2%}, {est['ci95'][1]:.2%}] ({s['correction']})\nwritten to {out}", file=sys.stderr)
+          f"{s['parasitized']} {PARASITIZED}, {s['referred']} to refer\n{parasitemia_text(est)} "
+          f"({s['correction']})\nwritten to {out}", file=sys.stderr)
+    if s.get('overlays_not_written'):
+        print(f"{len(s['overlays_not_written'])} overlays not written, e.g. {s['overlays_not_written'][0]}", file=sys.stderr)
     if s['fields'] == s['fields_unread']:
         print("malaria-fastai: error: no field could be read (reasons in fields.csv)", file=sys.stderr)
         return 1
     return 0
 
 # %% ../nbs/api/09_cli.ipynb #66e74caf
-def bounded(kind, lo, hi, open_ends:str=''):
-    "An argparse `type`: `kind` (int or float) from `lo` to `hi`; `open_ends` 'lo' and/or 'hi' leave that end out."
+def bounded(kind, lo=-math.inf, hi=math.inf, open_ends:str=''):
+    "An argparse `type`: a finite `kind` (int or float) from `lo` to `hi`; `open_ends` 'lo' and/or 'hi' leave that end out."
     below = (lambda v: v <= lo) if 'lo' in open_ends else (lambda v: v < lo)
     above = (lambda v: v >= hi) if 'hi' in open_ends else (lambda v: v > hi)
     left_out = [str(v) for e, v in (('lo', lo), ('hi', hi)) if e in open_ends]
-    what = f"{'an integer' if kind is int else 'a number'} from {lo} to {hi}"
+    what = f"{'an integer' if kind is int else 'a finite number'}" + (f" from {lo} to {hi}" if math.isfinite(hi - lo) else '')
     if left_out: what += f" (not {' or '.join(left_out)})"
     def convert(text:str):
         try: v = kind(text)
         except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not math.isfinite(v): raise argparse.ArgumentTypeError(f"{text!r} is not {what}")  # nan compares false to all
         if below(v) or above(v): raise argparse.ArgumentTypeError(f"{text} is out of range: give {what}")
         return v
     convert.__name__ = kind.__name__  # argparse names the type in its messages
@@ -208,7 +211,8 @@ def add_flags(p:argparse.ArgumentParser, func, flags:dict=None):
             p.add_argument(name, nargs='+' if prm.annotation is list else None, **spec); continue
         if prm.annotation is bool or isinstance(prm.default, bool):
             spec['action'] = 'store_true' if prm.default is False else argparse.BooleanOptionalAction
-        elif prm.annotation in (int, float, str, Path): spec.setdefault('type', prm.annotation)
+        elif prm.annotation in (int, float, str, Path):  # a float with no range of its own: finite at least
+            spec.setdefault('type', bounded(float) if prm.annotation is float else prm.annotation)
         p.add_argument(*spec.pop('flags', ['--' + name.replace('_', '-')]), dest=name, **spec)
 
 

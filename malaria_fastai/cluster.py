@@ -45,6 +45,9 @@ def dask_client(scheduler:str, # a Dask scheduler's address (tcp://host:8786), o
                if scheduler == 'local' else None)
     try:
         try: client = Client(cluster or scheduler, timeout=timeout)
+        except (ValueError, TypeError) as e:  # distributed parses the address: its own words are int() and unpacking
+            raise ValueError(f"{scheduler!r} is not a Dask scheduler address: give tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786) "
+                             f"or 'local' ({e})") from None
         except (OSError, TimeoutError) as e:
             raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler}: {e}. Is `dask scheduler` running "
                                   "there, and is the address right (e.g. tcp://HOST:8786)?") from None

@@ -56,14 +56,22 @@ def _image_row(p:Path, err:str) -> list[tuple[str, object, str]]:
     if p.suffix.lower() in IMAGE_SUFFIXES: return [(str(p), lambda at=p.absolute(): read_image(at), '')]
     return [(str(p), None, 'neither an image (by its suffix) nor a zip of images')]
 
-def field_images(items) -> list[tuple[str, object, str]]:
+def _inside(path, folder:Path|None) -> bool: return folder is not None and Path(path).resolve().is_relative_to(folder)
+
+def field_images(items, # files, folders (searched recursively) and/or zips of field photos
+                 outputs:Path=None, # the run's output folder: what it holds (overlays, crops) is never read as a field
+                ) -> list[tuple[str, object, str]]:
     "`(name, open, error)` for each field image in `items` (files, folders, zips); `open()` gives an RGB image."
     if isinstance(items, (str, os.PathLike)): items = [items]
-    out = []
+    outputs, out = Path(outputs).resolve() if outputs else None, []
     for item in map(Path, items):
+        if _inside(item, outputs):  # named itself: said, not silently passed over
+            out.append((str(item), None, f'in the output folder {outputs}: what a run writes is never read as a field'))
+            continue
         listed = list_inputs(item)
-        if item.is_dir():  # in a folder, files of other kinds (the annotations, notes) are passed over
-            listed = [(p, e) for p, e in listed if e or p.suffix.lower() in IMAGE_SUFFIXES + ('.zip',)]
+        if item.is_dir():  # in a folder, files of other kinds (the annotations, notes) and the run's outputs are passed over
+            listed = [(p, e) for p, e in listed if (e or p.suffix.lower() in IMAGE_SUFFIXES + ('.zip',))
+                      and not _inside(p, outputs)]
         out += [row for p, e in listed for row in _image_row(p, e)] or [(str(item), None, 'folder holds no images')]
     return out
 
@@ -373,8 +381,9 @@ def parasitemia_estimate(positives:int, # cells called infected
     "Parasitemia (a share) of a sample: the naive share, the Rogan-Gladen estimate and its 95% interval."
     from scipy.stats import beta
     rng = np.random.default_rng(seed)
-    naive = positives / cells if cells else float('nan')
-    if not cells: return dict(naive=naive, value=naive, ci95=[naive, naive])
+    if not cells:  # no cell, no share: withheld, with the reason (as `evaluate` says of a rate it cannot know)
+        return dict(naive=None, value=None, ci95=None, undefined='no cell was counted (none found, or all flagged)')
+    naive = positives / cells
     apparent = beta.rvs(positives + 0.5, cells - positives + 0.5, size=draws, random_state=rng)
     sims = rogan_gladen(apparent, _draws(**sensitivity, n=draws, rng=rng), _draws(**specificity, n=draws, rng=rng))
     value = float(rogan_gladen(naive, sensitivity['value'], specificity['value']))

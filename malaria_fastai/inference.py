@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.vision.all import Learner, load_learner
 from .core import *
-from .runtime import COLUMNS, classify_cells, open_cells
+from .runtime import COLUMNS, classify_cells, model_file, open_cells
 from .learner import preprocessing, cell_scores, weights_file, learner_from_weights
 
 # %% ../nbs/api/06_inference.ipynb #d2e95572
@@ -21,7 +21,7 @@ def load_model(model=None, # an export (`model.pkl`) or its weights (`model.safe
                trust:bool=False, # unpickle an export with no safetensors weights beside it: only from a source you trust
               ) -> Learner:
     "Load a model on the CPU: rebuilt from its safetensors weights (SHA-256 checked) if any; a bare pickle if `trust`."
-    model = Path(model or default_model())
+    model = model_file(model or default_model())
     if model.suffix == '.onnx':
         raise ValueError(f"{model} is an ONNX model: torch needs the fastai export (model.pkl); use engine 'onnx'")
     weights = weights_file(model)

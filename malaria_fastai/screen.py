@@ -7,7 +7,8 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/screen.html.md"""
 # %% auto #0
 __all__ = ['CELL_COLUMNS', 'CALL_COLOURS', 'REFER_COLOUR', 'LEFT_OUT_COLOUR', 'FIELD_COLUMNS', 'classifier_rates', 'crop_inset',
            'segmentation_check', 'segmented', 'ahead', 'classify_field', 'draw_overlay', 'field_counts',
-           'sample_summary', 'overlay_names', 'screen_plan', 'screened', 'screen_here', 'screen', 'write_screen']
+           'sample_summary', 'parasitemia_text', 'overlay_names', 'screen_plan', 'screened', 'screen_here', 'screen',
+           'write_screen']
 
 # %% ../nbs/api/13_screen.ipynb #ca243f40
 import csv, io, json, time, warnings
@@ -17,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from .core import *
 from .fields import *
-from .runtime import InputCheck, flipped_where, onnx_twin, open_cells
+from .runtime import InputCheck, flipped_where, model_file, onnx_twin, open_cells
 
 # %% ../nbs/api/13_screen.ipynb #e92abcff
 def classifier_rates(model:Path) -> dict|None:
@@ -114,15 +115,18 @@ def draw_overlay(pixels:np.ndarray, rows:list[dict]) -> Image.Image:
 FIELD_COLUMNS = ('field', 'cells', 'counted', 'parasitized', 'referred', 'flagged', 'naive_parasitemia', 'parasitemia',
                  'seconds', 'overlay', 'error')
 
+def _rounded(share) -> float|None: return None if share is None else round(float(share), 6)
+
 def field_counts(field:dict, rows:list[dict], rates:dict|None) -> dict:
     "A field's row: its cells, those counted (not flagged), parasitized, referred; parasitemia naive and corrected."
     counted = [r for r in rows if not r['flag']]
     pos = sum(r['prediction'] == PARASITIZED for r in counted)
-    naive = pos / len(counted) if counted else float('nan')
-    corrected = rogan_gladen(naive, rates['sensitivity']['value'], rates['specificity']['value']) if rates else naive
+    naive = pos / len(counted) if counted else None  # no cell counted: no share, an empty cell in fields.csv
+    corrected = (rogan_gladen(naive, rates['sensitivity']['value'], rates['specificity']['value']) if rates and counted
+                 else naive)
     return dict(field=field['field'], cells=len(rows), counted=len(counted), parasitized=pos,
                 referred=sum(r['refer'] for r in rows), flagged=len(rows) - len(counted),
-                naive_parasitemia=round(naive, 6), parasitemia=round(float(corrected), 6),
+                naive_parasitemia=_rounded(naive), parasitemia=_rounded(corrected),
                 seconds=round(field.get('seconds', 0), 3), error=field['error'])
 
 # %% ../nbs/api/13_screen.ipynb #38479f62
@@ -135,15 +139,21 @@ def sample_summary(field_rows:list[dict], # `field_counts` rows
     exact = dict(value=1.0, ci95=None)  # no rates: no correction
     sens, spec = (rates['sensitivity'], rates['specificity']) if rates else (exact, exact)
     est = parasitemia_estimate(pos, counted, sens, spec)
-    per_ul = {k: parasites_per_ul(v, rbc_per_ul) for k, v in (('value', est['value']),)}
+    per_ul = lambda v: None if v is None else parasites_per_ul(v, rbc_per_ul)
+    why = {'undefined': est['undefined']} if 'undefined' in est else {}
     return dict(fields=len(field_rows), fields_unread=sum(bool(r['error']) for r in field_rows),
                 cells=sum(r['cells'] for r in field_rows), counted=counted, parasitized=pos,
                 referred=sum(r['referred'] for r in field_rows), flagged=sum(r['flagged'] for r in field_rows),
-                naive_parasitemia=est['naive'], parasitemia=dict(value=est['value'], ci95=est['ci95']),
-                parasites_per_ul=dict(**per_ul, ci95=[parasites_per_ul(v, rbc_per_ul) for v in est['ci95']],
+                naive_parasitemia=est['naive'], parasitemia=dict(value=est['value'], ci95=est['ci95'], **why),
+                parasites_per_ul=dict(value=per_ul(est['value']), ci95=est['ci95'] and [per_ul(v) for v in est['ci95']], **why,
                                       rbc_per_ul=rbc_per_ul, rbc_count='assumed (WHO thin-film convention)'
                                       if rbc_per_ul == RBC_PER_UL else 'given'),
                 correction=_correction_note(rates))
+
+def parasitemia_text(est:dict) -> str:
+    "A parasitemia (`sample_summary`'s) and its 95% interval in words; or that it is not known, and why."
+    if est['value'] is None: return f"parasitemia not known: {est['undefined']}"
+    return f"parasitemia {est['value']:.2%} (95% interval {est['ci95'][0]:.2%} to {est['ci95'][1]:.2%})"
 
 def _correction_note(rates:dict|None) -> str:
     "How the parasitemia was corrected, in a sentence."
@@ -163,13 +173,21 @@ def _write_csv(path:Path, rows:list[dict], columns):
         w.writeheader(); w.writerows(rows)
 
 def overlay_names(fields:list[str]) -> list[str]:
-    "A JPEG name per field: its file's stem, numbered where two fields share one."
-    seen, names = {}, []
+    "A JPEG name per field, each its own: the file's stem (control characters and backslashes as `_`), numbered on a clash."
+    used, names = set(), []
     for f in fields:
-        stem = Path(f.split(':')[-1]).stem
-        seen[stem] = seen.get(stem, 0) + 1
-        names.append(f"{stem}{'' if seen[stem] == 1 else f'-{seen[stem]}'}.jpg")
+        stem = ''.join('_' if ord(c) < 32 or c in '\\\x7f' else c for c in Path(f.split(':')[-1]).stem) or 'field'
+        name, k = stem, 1
+        while name.casefold() in used: k += 1; name = f'{stem}-{k}'  # `a-2` may be a field's own stem: never reused
+        used.add(name.casefold()); names.append(f'{name}.jpg')  # casefold: one file on a case-blind disk (macOS)
     return names
+
+def _save_overlay(path:Path, jpeg:bytes) -> str:
+    "Write an overlay whole or not at all (a temporary file renamed); '' or why it could not be written."
+    try:
+        with replace_when_done(path) as tmp: tmp.write_bytes(jpeg)
+        return ''
+    except OSError as e: return f'overlay not written: {e.strerror or e}'  # a full disk: the counts are still written
 
 # %% ../nbs/api/13_screen.ipynb #c1a0e002
 def screen_plan(model=None, # a cell model (export, weights or ONNX twin); default the shipped one
@@ -182,7 +200,7 @@ def screen_plan(model=None, # a cell model (export, weights or ONNX twin); defau
                ) -> dict:
     "What every field of a run is screened with: the opened model, its threshold and band, rates, check and crop inset."
     cells = open_cells(model, engine, trust)
-    path = getattr(cells, 'path', model or default_model())
+    path = getattr(cells, 'path', None) or model_file(model or default_model())
     if warning := segmentation_check(path): warnings.warn(warning)  # and in summary.json
     return dict(cells=cells, model=str(path), threshold=first_given(threshold, cells.threshold),
                 refer_band=setting('refer_band', first_given(refer_band, cells.refer_band)), size=cells.size,
@@ -227,7 +245,7 @@ def screen(fields, # field photos: files, folders (searched recursively) and/or 
     "Screen whole fields: find, cut and classify every cell; write the calls, overlays and the sample's parasitemia."
     out = Path(out) if out else None
     plan = screen_plan(model, engine, trust, threshold, refer_band, inset, draw=bool(out and overlays))
-    items = [(*f, plan['size'], plan['inset']) for f in field_images(fields)]
+    items = [(*f, plan['size'], plan['inset']) for f in field_images(fields, outputs=out)]  # outputs are never inputs
     if plan['draw']: (out/'overlays').mkdir(parents=True, exist_ok=True)
     run = dict(model=plan['model'], threshold=plan['threshold'], refer_band=plan['refer_band'], tta=plan['cells'].tta,
                segmentation=SEGMENTATION,
@@ -237,8 +255,9 @@ def screen(fields, # field photos: files, folders (searched recursively) and/or 
     try:
         for res, name in zip(with_progress(done, len(items), f'{len(items)} fields') if progress else done, names):
             cell_rows += res['cells']  # the rows first: a field whose overlay was written is never marked unreached
-            field_rows.append(dict(res['field'], overlay=name if res['overlay'] else ''))
-            if res['overlay']: (out/'overlays'/name).write_bytes(res['overlay'])
+            unwritten = _save_overlay(out/'overlays'/name, res['overlay']) if res['overlay'] else 'no overlay'
+            field_rows.append(dict(res['field'], overlay='' if unwritten else name))
+            if res['overlay'] and unwritten: run.setdefault('overlays_not_written', []).append(f"{res['field']['field']}: {unwritten}")
     except KeyboardInterrupt:  # Ctrl-C: the fields done are written, every other one says it was not reached
         field_rows += [dict(field=it[0], cells=0, counted=0, parasitized=0, referred=0, flagged=0,
                             error='not screened: interrupted (Ctrl-C)') for it in items[len(field_rows):]]
@@ -259,4 +278,4 @@ def write_screen(out:Path, cell_rows:list[dict], field_rows:list[dict], summary:
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(out/'cells.csv', cell_rows, CELL_COLUMNS)
     _write_csv(out/'fields.csv', field_rows, FIELD_COLUMNS)
-    with replace_when_done(out/'summary.json') as tmp: tmp.write_text(json.dumps(summary, indent=1))
+    with replace_when_done(out/'summary.json') as tmp: tmp.write_text(json.dumps(summary, indent=1, allow_nan=False))

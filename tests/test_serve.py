@@ -137,3 +137,51 @@ def test_the_page_classifies_a_crop_and_screens_a_field_in_a_browser(server, bro
     said = browser.find_element(By.ID, 'field-summary').text
     assert 'cells found' in said and '95% interval' in said
     assert any(img.size['width'] > 300 for img in browser.find_elements(By.TAG_NAME, 'img'))  # the overlay
+
+def _page_call(server, fn:str, data:list) -> str:
+    "Call the page's handler `fn` as any client can (Gradio's HTTP API, no upload first): its event stream's text."
+    r = httpx.post(f'{server}/gradio_api/call/{fn}', json=dict(data=data), timeout=60)
+    assert r.status_code == 200, r.text
+    return httpx.get(f"{server}/gradio_api/call/{fn}/{r.json()['event_id']}", timeout=120).text
+
+def test_the_page_reads_no_file_of_the_server(server, field_photo):
+    here = lambda path: dict(path=str(path), meta={'_type': 'gradio.FileData'})
+    for fn, data in (('on_field', [here(field_photo)]), ('on_field', [here('/nonexistent/x.png')]),
+                     ('on_crops', [[here(field_photo)]]), ('on_field', [here(Path(field_photo).parent/'..'/'..'/'x.png')])):
+        said = _page_call(server, fn, data)
+        assert 'event: error' in said and 'cells found' not in said and 'classified' not in said, said[:500]
+        assert str(data[0]['path'] if fn == 'on_field' else data[0][0]['path']) not in said and 'Errno' not in said, said[:500]
+
+def test_a_request_for_another_host_name_is_refused(server):
+    port = server.rsplit(':', 1)[1]
+    assert httpx.get(server + '/health', headers={'Host': f'attacker.example:{port}'}, timeout=10).status_code == 400
+    assert httpx.get(server + '/', headers={'Host': f'attacker.example:{port}'}, timeout=10).status_code == 400
+    assert httpx.get(server + '/health', headers={'Host': f'localhost:{port}'}, timeout=10).status_code == 200
+
+def _multipart(parts:list[tuple[str, bytes]]) -> tuple[bytes, str]:
+    "A multipart body with `file` parts named byte for byte (httpx would percent-encode a NUL or a control character)."
+    body = b''.join(b'--x\r\nContent-Disposition: form-data; name="file"; filename="' + name.encode() + b'"\r\n'
+                    b'Content-Type: image/png\r\n\r\n' + data + b'\r\n' for name, data in parts)
+    return body + b'--x--\r\n', 'multipart/form-data; boundary=x'
+
+def test_odd_upload_names_are_answered_without_server_paths(server, cells):
+    import tempfile
+    crop = _crops(cells, 1)[0].read_bytes()
+    names = ['a\x00b.png', 'C:\\Users\\x\\crop.png', 'tab\there.p\x01ng', '../../etc/passwd.png', 'x.png\\..\\y']
+    body, kind = _multipart([(n, crop) for n in names] + [('bad\\\x02name.p\x00ng', b'not an image')])
+    r = httpx.post(server + '/predict', content=body, headers={'content-type': kind}, timeout=60)
+    assert r.status_code == 200, r.text
+    rows = r.json()
+    assert len(rows) == len(names) + 1 and all(row['prediction'] for row in rows[:-1]) and rows[-1]['error'], rows
+    assert tempfile.gettempdir() not in r.text and 'Traceback' not in r.text
+
+@pytest.mark.parametrize('colour', ['white', 'black', (200, 120, 140)])
+def test_a_field_with_no_cells_is_an_answer_not_a_number(server, colour):
+    import io
+    from PIL import Image
+    for size in ((640, 480), (10, 10)):
+        buf = io.BytesIO(); Image.new('RGB', size, colour).save(buf, 'PNG')
+        r = httpx.post(server + '/screen', files={'file': ('plain.png', buf.getvalue(), 'image/png')}, timeout=60)
+        assert r.status_code == 200, r.text
+        est = r.json()['parasitemia']
+        assert est['value'] is None and est['ci95'] is None and 'no cell was counted' in est['undefined'], est
