@@ -9,11 +9,11 @@ __all__ = ['IMAGE_SUFFIXES', 'MAX_FIELD_BYTES', 'SCALE', 'CELL_RADIUS', 'ROUNDNE
            'BORDER_CUT', 'ON_ANOTHER', 'COUNT_FLAGS', 'NIH_INSET', 'BOX_CROP', 'RBC_PER_UL', 'fields_source',
            'field_images', 'stain_darkness', 'cell_mask', 'split_touching', 'region_shapes', 'round_cells',
            'box_overlap', 'box_iou', 'circle_peaks', 'circle_cells', 'grow_cell', 'find_cells', 'corners',
-           'match_boxes', 'read_annotations', 'count_flags', 'cell_crops', 'rogan_gladen', 'parasitemia_estimate',
-           'parasites_per_ul']
+           'match_boxes', 'AnnotationError', 'read_annotations', 'count_flags', 'cell_crops', 'rogan_gladen',
+           'parasitemia_estimate', 'parasites_per_ul']
 
 # %% ../nbs/api/12_fields.ipynb #8253ac17
-import io, json, os, zipfile
+import io, json, math, os, zipfile
 from pathlib import Path
 import numpy as np
 from PIL import Image
@@ -290,24 +290,81 @@ def match_boxes(truth, # boxes (n, 4): x, y, w, h
 # IML: every type but 'red blood cell' is an infected cell (a life-cycle stage, or 'difficult')
 HEALTHY_TYPES = ('red blood cell', 'healthy', 'uninfected')
 
-def _iml_boxes(entry:dict) -> list[dict]:
-    "The cells of one IML field entry: box and type."
-    return [dict(box=[int(float(o['bbox'][k])) for k in 'xywh'], type=o['type']) for o in entry['objects']]
+class AnnotationError(ValueError):
+    "An annotation file that cannot be read as cells: the message names the file, the field and the object."
 
-def read_annotations(path) -> dict[str, list[dict]]:
-    "Cells by field file name, `{name: [{box: [x, y, w, h], type, infected}]}`, from IML or COCO JSON."
-    doc = json.loads(Path(path).read_text())
-    if isinstance(doc, list):  # IML-Malaria: [{image_name, objects: [{type, bbox: {x, y, w, h}}]}]
-        cells = {e['image_name']: _iml_boxes(e) for e in doc}
-    elif isinstance(doc, dict) and {'images', 'annotations', 'categories'} <= doc.keys():  # COCO
+def _number(v, what:str) -> float:
+    "`v` (a number, or a number as text) as a finite float, else a `ValueError` naming `what`."
+    try: x = float(v) if isinstance(v, (int, float, str)) and not isinstance(v, bool) else math.nan
+    except ValueError: x = math.nan
+    if not math.isfinite(x): raise ValueError(f'{what} is {v!r}, not a finite number')
+    return x
+
+def _box(bbox) -> list[float]:
+    "`bbox` ({x, y, w, h} as IML gives it, or [x, y, w, h] as COCO) checked: finite, inside the field, not empty."
+    if isinstance(bbox, dict):
+        missing = [k for k in 'xywh' if k not in bbox]
+        if missing: raise ValueError(f"its bbox has no {', '.join(map(repr, missing))}")
+        bbox = [bbox[k] for k in 'xywh']
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        raise ValueError(f'its bbox is {bbox!r}: give x, y, w, h ({{"x": .., "y": .., "w": .., "h": ..}} or [x, y, w, h])')
+    x, y, w, h = (_number(v, f'its bbox {k}') for k, v in zip('xywh', bbox))
+    if x < 0 or y < 0 or w <= 0 or h <= 0: raise ValueError(f'its bbox {bbox} is not a box in the field (x, y >= 0; w, h > 0)')
+    return [x, y, w, h]
+
+def _type(kind) -> str:
+    "A cell's type name, checked."
+    if not isinstance(kind, str) or not kind.strip(): raise ValueError(f'its type is {kind!r}, not the name of a cell type')
+    return kind
+
+# %% ../nbs/api/12_fields.ipynb #c0a1e7b2
+def _iml_boxes(entry, where:str) -> tuple[str, list[dict]]:
+    "One IML field entry `{image_name, objects: [{type, bbox: {x, y, w, h}}]}` as `(name, cells)`; errors name `where`."
+    if not isinstance(entry, dict) or not isinstance(entry.get('image_name'), str) or not isinstance(entry.get('objects'), list):
+        raise AnnotationError(f'{where} is not a field: give {{"image_name": "...", "objects": [...]}}, not {str(entry)[:80]}')
+    name, cells = entry['image_name'], []
+    for k, o in enumerate(entry['objects']):
+        try:
+            if not isinstance(o, dict): raise ValueError(f'it is {o!r}, not {{"type": ..., "bbox": {{...}}}}')
+            cells.append(dict(box=[int(v) for v in _box(o.get('bbox'))], type=_type(o.get('type'))))
+        except ValueError as e: raise AnnotationError(f'{where} ({name!r}), object {k}: {e}') from None
+    return name, cells
+
+def _coco_cells(doc:dict, path) -> dict[str, list[dict]]:
+    "Cells by field name from a COCO document: `images`, `categories`, `annotations` with `bbox` [x, y, w, h]."
+    try:
         names = {i['id']: i['file_name'] for i in doc['images']}
         kinds = {c['id']: c['name'] for c in doc['categories']}
-        cells = {n: [] for n in names.values()}
-        for a in doc['annotations']:
-            box = [int(round(v)) for v in a['bbox']]
-            cells[names[a['image_id']]].append(dict(box=box, type=kinds[a['category_id']]))
-    else: raise ValueError(f"{path} is neither IML-Malaria JSON (a list of fields) nor COCO (images, annotations, "
-                           "categories)")
+        if not isinstance(doc['annotations'], list): raise TypeError('annotations is not a list')
+    except (TypeError, KeyError) as e:
+        raise AnnotationError(f'{path}: COCO needs lists: images with id and file_name, categories with id and name, '
+                              f'annotations ({type(e).__name__}: {e})') from None
+    cells = {n: [] for n in names.values()}
+    for k, a in enumerate(doc['annotations']):
+        where = f'{path}: annotation {k}'
+        try:
+            if not isinstance(a, dict): raise ValueError(f'it is {a!r}, not an object with image_id, category_id and bbox')
+            if a.get('image_id') not in names: raise ValueError(f"its image_id {a.get('image_id')!r} is not among the images")
+            where += f" ({names[a['image_id']]!r})"
+            if a.get('category_id') not in kinds: raise ValueError(f"its category_id {a.get('category_id')!r} is not among the categories")
+            box = [int(round(v)) for v in _box(a.get('bbox'))]
+            cells[names[a['image_id']]].append(dict(box=box, type=_type(kinds[a['category_id']])))
+        except (ValueError, TypeError) as e: raise AnnotationError(f'{where}: {e}') from None
+    return cells
+
+def read_annotations(path) -> dict[str, list[dict]]:
+    "Cells by field file name, `{name: [{box: [x, y, w, h], type, infected}]}`, from IML or COCO JSON, checked."
+    try: doc = json.loads(Path(path).read_bytes())
+    except (ValueError, UnicodeDecodeError) as e: raise AnnotationError(f'{path} is not JSON: {e}') from None
+    if isinstance(doc, list):  # IML-Malaria: [{image_name, objects: [{type, bbox: {x, y, w, h}}]}]
+        cells = {}
+        for k, e in enumerate(doc):
+            name, cs = _iml_boxes(e, f'{path}: entry {k}')
+            if name in cells: raise AnnotationError(f'{path}: entry {k} names {name!r} again: one entry a field')
+            cells[name] = cs
+    elif isinstance(doc, dict) and {'images', 'annotations', 'categories'} <= doc.keys(): cells = _coco_cells(doc, path)
+    else: raise AnnotationError(f"{path} is neither IML-Malaria JSON (a list of fields) nor COCO (images, annotations, "
+                                "categories)")
     for c in (c for cs in cells.values() for c in cs): c['infected'] = c['type'].lower() not in HEALTHY_TYPES
     return cells
 
