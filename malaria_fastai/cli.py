@@ -292,8 +292,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: no traceback; what each command keeps, said
         print(f"malaria-fastai: interrupted; {AFTER_CTRL_C.get(name, 'nothing was written')}", file=sys.stderr)
         return 130
-    except (FileNotFoundError, ConnectionError, WeightsUnavailableError, ModelIntegrityError, FolderInUseError,
-            ValueError, ImportError) as e:
+    except (OSError, WeightsUnavailableError, ModelIntegrityError, FolderInUseError, ValueError, ImportError) as e:
+        # OSError: a missing file, an unreachable scheduler, a full disk, a folder that cannot be written
         print(f"malaria-fastai: error: {e}", file=sys.stderr)
         return 1
 

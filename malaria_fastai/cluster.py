@@ -34,6 +34,17 @@ def check_workers(client, timeout:float=10):
                              f"these do not: {odd}")
     return sorted(versions)
 
+def _check_address(scheduler:str):
+    "Raise a `ValueError` that says what to give unless `scheduler` parses as a Dask address with a valid port."
+    from distributed.comm.addressing import parse_address, parse_host_port
+    try:  # before `Client`: one that fails half-built leaves a loop that can hang the next one when it is collected
+        scheme, where = parse_address(scheduler)
+        port = parse_host_port(where)[1] if scheme in ('tcp', 'tls') else 1
+        if not 0 < port < 65536: raise ValueError(f'port {port} is not from 1 to 65535')
+    except (ValueError, TypeError) as e:  # distributed's own words are int() and unpacking
+        raise ValueError(f"{scheduler!r} is not a Dask scheduler address: give tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786) "
+                         f"or 'local' ({e})") from None
+
 @contextmanager
 def dask_client(scheduler:str, # a Dask scheduler's address (tcp://host:8786), or 'local': a LocalCluster here
                 timeout:float=10, # seconds to reach the scheduler and to see a worker
@@ -41,13 +52,11 @@ def dask_client(scheduler:str, # a Dask scheduler's address (tcp://host:8786), o
     "A `distributed.Client` on `scheduler`, checked (`check_workers`) before it is used; closed (with its cluster) after."
     try: from distributed import Client, LocalCluster
     except ImportError: raise ModuleNotFoundError('a cluster needs Dask: pip install "malaria-fastai[cluster]"') from None
+    if scheduler != 'local': _check_address(scheduler)
     cluster = (LocalCluster(threads_per_worker=1, dashboard_address=None, silence_logs=logging.CRITICAL)
                if scheduler == 'local' else None)
     try:
         try: client = Client(cluster or scheduler, timeout=timeout)
-        except (ValueError, TypeError) as e:  # distributed parses the address: its own words are int() and unpacking
-            raise ValueError(f"{scheduler!r} is not a Dask scheduler address: give tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786) "
-                             f"or 'local' ({e})") from None
         except (OSError, TimeoutError) as e:
             raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler}: {e}. Is `dask scheduler` running "
                                   "there, and is the address right (e.g. tcp://HOST:8786)?") from None

@@ -68,3 +68,18 @@ def test_a_broken_onnx_model_is_refused_with_its_name(cells, tmp_path):
     (tmp_path/'model.onnx').write_bytes(twin.read_bytes()[:5000]); write_checksum(tmp_path/'model.onnx')
     res = run_cli('predict', cells, '--model', tmp_path/'model.onnx', check=False)
     assert res.returncode == 1 and 'cannot be opened as an ONNX model' in res.stderr and 'Traceback' not in res.stderr, res.stderr
+
+def test_a_malformed_annotation_file_is_named_before_any_work(field_photos, tmp_path):
+    bad = tmp_path/'marks.json'
+    bad.write_text(json.dumps([dict(image_name='a.jpg', objects=[dict(type='ring', bbox=dict(x=1, y=2, w='inf', h=3))])]))
+    res = run_cli('adapt', field_photos/'folder', '--annotations', bad, '--out', tmp_path/'site', check=False)
+    assert res.returncode == 1 and 'Traceback' not in res.stderr, res.stderr
+    assert f"{bad}: entry 0 ('a.jpg'), object 0: its bbox w is 'inf', not a finite number" in res.stderr, res.stderr
+    assert not (tmp_path/'site').exists()
+
+def test_a_disk_full_under_the_results_is_an_error_not_a_traceback(cells, tmp_path):
+    exe = Path(sys.executable).parent/'malaria-fastai'
+    res = subprocess.run([str(exe), 'predict', cells, '--out', tmp_path/'rows.csv'], capture_output=True, text=True,
+                         preexec_fn=_small_files(4_000))  # 224 rows do not fit in 4 KB
+    assert res.returncode == 1 and 'Traceback' not in res.stderr and 'File too large' in res.stderr, res.stderr
+    assert not (tmp_path/'rows.csv').exists()  # no half-written table
