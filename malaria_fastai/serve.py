@@ -237,8 +237,11 @@ def make_app(model=None, # a cell model with an ONNX twin; default the shipped o
     import gradio as gr
     plan = screen_plan(model, 'onnx', trust)
     app = api(plan, max_upload_mb, hosts)
-    fonts = dict(font=['ui-sans-serif', 'system-ui', 'sans-serif'], font_mono=['ui-monospace', 'monospace'])
-    return gr.mount_gradio_app(app, page(plan), path='/', theme=gr.themes.Default(**fonts),
+    fonts, blocks = dict(font=['ui-sans-serif', 'system-ui', 'sans-serif'], font_mono=['ui-monospace', 'monospace']), page(plan)
+    # Gradio checks that a file named in a request was uploaded only once it has launched itself, which a mounted page
+    # never does: marked so, it refuses any other path before copying it (`_uploaded` checks again in the handlers)
+    blocks.has_launched = True
+    return gr.mount_gradio_app(app, blocks, path='/', theme=gr.themes.Default(**fonts),
                                ssr_mode=False, max_file_size=f'{max_upload_mb:g}mb')
 
 def serve(model:Path=None, # cell model, .pkl with its .onnx twin, or the twin (default: the model setting, the shipped one)
