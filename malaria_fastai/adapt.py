@@ -6,7 +6,8 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/adapt.html.md"""
 
 # %% auto #0
 __all__ = ['SITE_INSET', 'field_file', 'annotated_crops', 'site_fields', 'write_site_cells', 'truth_of_boxes', 'screened_folds',
-           'counted_rates', 'new_fields_rates', 'site_twin', 'ship_twin', 'site_report', 'adapt', 'site_summary']
+           'counted_rates', 'new_fields_rates', 'site_twin', 'ship_twin', 'site_reference', 'site_report', 'adapt',
+           'site_summary']
 
 # %% ../nbs/api/14_adapt.ipynb #e4241fc3
 import json, shutil, tempfile
@@ -19,6 +20,7 @@ from .crossval import cross_validate, cv_report, twin_oof
 from .evaluate import format_score, scores_with_ci
 from .inference import load_model
 from .screen import screen_here, screen_plan
+from .sitecheck import SiteCheck
 from .ship import int8_holds, onnx_twins, shipping_point
 from .train import train
 
@@ -99,6 +101,7 @@ def screened_folds(fields, # the site's annotated field photos
                    cv:Path, # the field-grouped cross-validation (`folds.csv`, `fold_<k>/`)
                    threshold:float, # the stored threshold
                    twin:str='model.onnx', # the fold models' file that screens (`model.int8.onnx`: their int8 twins)
+                   site:list=None, # if given, gets `(field, cell_stats, calls)` of each field's cells (`screen.screened`)
                   ) -> pd.DataFrame:
     "Every box `screen` finds on each field, called by the fold model that never saw the field, with its annotation."
     fold_of = pd.read_csv(Path(cv)/'folds.csv').groupby('patient').fold.first()
@@ -110,6 +113,7 @@ def screened_folds(fields, # the site's annotated field photos
         part = [(*f, plan['size'], plan['inset']) for f, fold in listed if fold == k]
         for res in screen_here(part, plan):
             name = field_file(res['field']['field'])
+            if site is not None: site.append((name, *res['site']))
             rows += [dict(r, field=name, fold=int(k)) for r in truth_of_boxes(res['cells'], annotations[name])]
     return pd.DataFrame(rows)
 
@@ -157,6 +161,12 @@ def ship_twin(out:Path, cells:Path) -> dict:
     write_checksum(out/'model.onnx')
     return {k: round(v['cells_per_s']) for k, v in twins.items()}
 
+def site_reference(site:list) -> SiteCheck:
+    "The site check of an adapted model: its site's cells as `screen` cuts them, by field, called out of fold."
+    groups = np.concatenate([[name] * len(calls) for name, _, calls in site])
+    return SiteCheck.fit(np.concatenate([s for _, s, _ in site]), np.concatenate([c for _, _, c in site]), groups,
+                         f'{len(site)} fields of the site it was adapted on (cross-validated calls)')
+
 def site_report(cv:dict, table:pd.DataFrame, counted:dict, **kw) -> dict:
     "What `site.json` records: the rates on what `screen` counts, the annotated cells' own, how many cells were found."
     found = table[table.matched]
@@ -194,14 +204,16 @@ def adapt(fields:list, # the site's annotated field photos: files, folders and/o
     cross_validate(cells, folds, out/'cv', resume=resume, target_sensitivity=target_sensitivity, on_audited=False,
                    **recipe)
     engine, threshold = site_twin(out/'cv', cells)
-    boxes = screened_folds(fields, truth, out/'cv', threshold, 'model.int8.onnx' if engine == 'int8' else 'model.onnx')
+    site = []  # each field's cells as screen cuts them, called out of fold: the site check's reference
+    boxes = screened_folds(fields, truth, out/'cv', threshold, 'model.int8.onnx' if engine == 'int8' else 'model.onnx', site)
     with replace_when_done(out/'cv'/'screened.csv') as tmp: boxes.to_csv(tmp, index=False)
     train(cells, valid_patients=[], threshold=threshold, out_dir=out, resume=resume, **recipe)
     speed = ship_twin(out, cells) if engine == 'int8' else None
     counted = counted_rates(boxes, threshold)
     report = site_report(json.loads((out/'cv'/'report.json').read_text()), table, counted,
                          base_model=str(model), annotations=str(annotations), threshold=threshold, tta=tta, onnx=engine,
-                         onnx_cells_per_s=speed, new_fields=new_fields_rates(boxes, threshold, counted))
+                         onnx_cells_per_s=speed, new_fields=new_fields_rates(boxes, threshold, counted),
+                         site_check=site_reference(site).to_meta())
     with replace_when_done(out/'site.json') as tmp: tmp.write_text(json.dumps(report, indent=1))
     print(site_summary(report, out))
     return report

@@ -135,6 +135,7 @@ def screen_fields(fields:list, # field photos: files, folders (searched recursiv
                  ) -> int:
     "Screen whole thin-smear field photos: find each red blood cell, classify it, count the sample's parasitemia."
     from malaria_fastai.screen import screen, parasitemia_text, RBC_PER_UL
+    from malaria_fastai.sitecheck import verdict_text
     _check_destination(out/'summary.json')
     kw = dict(rbc_per_ul=rbc_per_ul or RBC_PER_UL, overlays=not no_overlays, progress=sys.stderr.isatty())
     try:
@@ -145,9 +146,10 @@ def screen_fields(fields:list, # field photos: files, folders (searched recursiv
               f"{out}; the others are marked in fields.csv", file=sys.stderr)
         return 130
     s, est = res['summary'], res['summary']['parasitemia']
+    print(verdict_text(s['site_check']), file=sys.stderr)  # first: a shifted sample's figures are read in its light
     print(f"{s['fields'] - s['fields_unread']} of {s['fields']} fields screened: {s['cells']} cells, {s['counted']} counted, "
-          f"{s['parasitized']} {PARASITIZED}, {s['referred']} to refer\n{parasitemia_text(est)} "
-          f"({s['correction']})\nwritten to {out}", file=sys.stderr)
+          f"{s['parasitized']} {PARASITIZED}, {s['referred']} to refer\n{parasitemia_text(est)}"
+          f"{'' if 'withheld' in est else ' (' + s['correction'] + ')'}\nwritten to {out}", file=sys.stderr)
     if s.get('overlays_not_written'):
         print(f"{len(s['overlays_not_written'])} overlays not written, e.g. {s['overlays_not_written'][0]}", file=sys.stderr)
     if s['fields'] == s['fields_unread']:

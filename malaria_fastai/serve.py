@@ -15,7 +15,9 @@ import malaria_fastai
 from .core import *
 from .runtime import COLUMNS, calls_summary, classify_cells, open_cells, unclassified
 from PIL import Image
-from .screen import CELL_COLUMNS, _write_csv, parasitemia_text, sample_summary, screen_plan, screened, segmented
+from .screen import (CELL_COLUMNS, _write_csv, parasitemia_text, sample_summary, screen_plan, screened, segmented,
+                                   site_verdict)
+from .sitecheck import verdict_text
 
 # %% ../nbs/api/16_serve.ipynb #34506c89
 MAX_UPLOAD_MB = 32  # a request's whole body, crops or field (a 4096x4096 PNG is under 64 MB; field JPEGs ~1 MB)
@@ -62,7 +64,7 @@ def screen_upload(name:str, # the uploaded file's name
     field = segmented(name, lambda: read_image(io.BytesIO(data)), '' if data else 'empty upload',
                       plan['size'], plan['inset'])
     res = screened(field, plan)
-    summary = sample_summary([res['field']], plan['rates'])
+    summary = sample_summary([res['field']], plan['rates'], site=site_verdict(plan, [res['site']]))
     keep = [c for c in CELL_COLUMNS if c != 'field']
     return dict(field=name, error=res['field']['error'], cells=[{k: c[k] for k in keep} for c in res['cells']],
                 counts={k: v for k, v in res['field'].items() if k not in ('field', 'error')},
@@ -178,7 +180,8 @@ def _field_text(got:dict) -> str:
     if got['error']: return f"**The field could not be screened**: {got['error']}"
     s, est = got['summary'], got['parasitemia']
     return (f"**{s['cells']} cells** found, {s['counted']} counted, **{s['parasitized']} parasitized**, "
-            f"{s['referred']} to refer (yellow)\n\n**{parasitemia_text(est)}**; {s['correction']}")
+            f"{s['referred']} to refer (yellow)\n\n**{parasitemia_text(est)}**; {s['correction']}\n\n"
+            f"{verdict_text(s['site_check'])}")
 
 def page(plan:dict, # `screen.screen_plan`, drawing overlays
         ):
