@@ -180,7 +180,7 @@ def _field_text(got:dict) -> str:
     if got['error']: return f"**The field could not be screened**: {got['error']}"
     s, est = got['summary'], got['parasitemia']
     return (f"**{s['cells']} cells** found, {s['counted']} counted, **{s['parasitized']} parasitized**, "
-            f"{s['referred']} to refer (yellow)\n\n**{parasitemia_text(est)}**; {s['correction']}\n\n"
+            f"{s['referred']} to refer (yellow)\n\n**{parasitemia_text(est)}**{'' if 'withheld' in est else '; ' + s['correction']}\n\n"
             f"{verdict_text(s['site_check'])}")
 
 def page(plan:dict, # `screen.screen_plan`, drawing overlays
