@@ -296,7 +296,7 @@ class AnnotationError(ValueError):
 def _number(v, what:str) -> float:
     "`v` (a number, or a number as text) as a finite float, else a `ValueError` naming `what`."
     try: x = float(v) if isinstance(v, (int, float, str)) and not isinstance(v, bool) else math.nan
-    except ValueError: x = math.nan
+    except (ValueError, OverflowError): x = math.nan  # '1e400' is inf; an integer of 400 digits overflows
     if not math.isfinite(x): raise ValueError(f'{what} is {v!r}, not a finite number')
     return x
 
@@ -315,7 +315,7 @@ def _box(bbox) -> list[float]:
 def _type(kind) -> str:
     "A cell's type name, checked."
     if not isinstance(kind, str) or not kind.strip(): raise ValueError(f'its type is {kind!r}, not the name of a cell type')
-    return kind
+    return kind.strip()  # 'red blood cell ' is a red blood cell
 
 # %% ../nbs/api/12_fields.ipynb #c0a1e7b2
 def _iml_boxes(entry, where:str) -> tuple[str, list[dict]]:
@@ -336,6 +336,9 @@ def _coco_cells(doc:dict, path) -> dict[str, list[dict]]:
         names = {i['id']: i['file_name'] for i in doc['images']}
         kinds = {c['id']: c['name'] for c in doc['categories']}
         if not isinstance(doc['annotations'], list): raise TypeError('annotations is not a list')
+        if not all(isinstance(n, str) for n in names.values()): raise TypeError('a file_name is not text')
+        for what, ids in (('image', [i['id'] for i in doc['images']]), ('category', [c['id'] for c in doc['categories']])):
+            if len(set(ids)) < len(ids): raise TypeError(f'two of its {what} entries have one id')
     except (TypeError, KeyError) as e:
         raise AnnotationError(f'{path}: COCO needs lists: images with id and file_name, categories with id and name, '
                               f'annotations ({type(e).__name__}: {e})') from None
@@ -355,7 +358,7 @@ def _coco_cells(doc:dict, path) -> dict[str, list[dict]]:
 def read_annotations(path) -> dict[str, list[dict]]:
     "Cells by field file name, `{name: [{box: [x, y, w, h], type, infected}]}`, from IML or COCO JSON, checked."
     try: doc = json.loads(Path(path).read_bytes())
-    except (ValueError, UnicodeDecodeError) as e: raise AnnotationError(f'{path} is not JSON: {e}') from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as e: raise AnnotationError(f'{path} is not JSON: {e}') from None
     if isinstance(doc, list):  # IML-Malaria: [{image_name, objects: [{type, bbox: {x, y, w, h}}]}]
         cells = {}
         for k, e in enumerate(doc):
