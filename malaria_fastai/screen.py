@@ -224,8 +224,8 @@ def screened(field:dict, # from `segmented`
     overlay = None
     if ok and plan['draw']:
         buf = io.BytesIO()
-        draw_overlay(field['pixels'], rows).save(buf, 'JPEG', quality=90)
-        overlay = buf.getvalue()
+        try: draw_overlay(field['pixels'], rows).save(buf, 'JPEG', quality=90); overlay = buf.getvalue()
+        except (OSError, ValueError): overlay = None  # JPEG holds 65,535 px a side: a 1x100000 strip has no overlay
     return dict(cells=rows, field=field_counts(field, rows, plan['rates']), overlay=overlay, site=_site_cells(field, rows))
 
 def _site_cells(field:dict, rows:list[dict]) -> tuple[np.ndarray, np.ndarray]:

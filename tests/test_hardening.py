@@ -31,8 +31,10 @@ def test_screen_never_reads_its_own_outputs(field_photos, tmp_path):
 def test_a_field_with_no_cells_says_so_and_writes_json(tmp_path):
     for colour in ('white', 'black', (190, 120, 150)): Image.new('RGB', (640, 480), colour).save(tmp_path/f'{colour}.png')
     Image.new('RGB', (10, 10), 'white').save(tmp_path/'tiny.png')
+    Image.new('RGB', (1, 100_000), (200, 150, 150)).save(tmp_path/'strip.png')  # too long for a JPEG overlay
     res = run_cli('screen', tmp_path, '--out', tmp_path/'res')
     summary = _json(tmp_path/'res'/'summary.json')
+    assert summary['fields'] == 5, summary  # every field, the strip too, is in the summary
     assert summary['parasitemia']['value'] is None and 'no cell was counted' in summary['parasitemia']['undefined']
     assert 'parasitemia not known: no cell was counted' in res.stderr and 'nan' not in res.stderr
 
