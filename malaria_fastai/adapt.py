@@ -73,7 +73,10 @@ def write_site_cells(fields, # field photos: files, folders and/or zips
         if error or cells is None:  # not annotated, or unreadable: nothing to learn from, and said below
             left_out.append(f"{name} ({error or 'no annotations'})"); continue
         seen.add(field_file(name))
-        crops, found = annotated_crops(np.asarray(open_field()), cells, size)
+        try: pixels = np.asarray(open_field())
+        except (OSError, ValueError) as e:  # a truncated or corrupt photo: named and left out, the rest go on
+            left_out.append(f"{name} (cannot be read: {e})"); continue
+        crops, found = annotated_crops(pixels, cells, size)
         stem, k = Path(field_file(name)).stem, 0
         for r in found:
             r.update(field=stem, file='')

@@ -11,6 +11,7 @@ __all__ = ['BATCH', 'RATE', 'SHARE', 'TRUST', 'SCHEDULER', 'FLAGS', 'HIDDEN', 'C
 
 # %% ../nbs/api/09_cli.ipynb #df48e7c2
 import argparse, contextlib, importlib, inspect, math, sys, tempfile
+import numpy as np
 from pathlib import Path
 from fastcore.docments import docments
 from .core import *
@@ -67,14 +68,29 @@ def _cluster_engine(engine:str, scheduler:str=None) -> str:
     if engine == 'torch': raise ValueError("--scheduler runs the model's ONNX twin on the workers, not --engine torch")
     return 'onnx'
 
-def _classify(paths, model, engine:str, trust:bool, scheduler:str=None, **kw) -> tuple[list, str]:
-    "Rows for `paths` and a line saying which engine, model and threshold gave them; torch only where it must."
+def _site_line(cells, # the opened model that classified the batch
+              site:list, # the batch's `(cell_stats, calls)` (`runtime.classify`'s `site`)
+             ) -> str:
+    "The site check's line on a batch of cells: `sitecheck.verdict_text` against the model's reference."
+    from malaria_fastai.sitecheck import read_site_check, verdict_text
+    check = read_site_check(cells.path) if cells.path else None
+    if check is None: return verdict_text(None)
+    stats = np.concatenate([s for s, _ in site]) if site else np.zeros((0, 11))
+    return verdict_text(check.verdict(stats, np.concatenate([c for _, c in site]) if site else np.zeros(0, bool)))
+
+def _classify(paths, model, engine:str, trust:bool, scheduler:str=None, **kw) -> tuple[list, str, str]:
+    "Rows for `paths`, a line saying which engine, model and threshold gave them, the site check's; torch only where it must."
     cells = open_cells(model, _cluster_engine(engine, scheduler), trust)  # as `inference.predict` chooses
     used = f"engine: {cells.engine}; threshold {first_given(kw['threshold'], cells.threshold):.4f}"
-    if not scheduler: return classify_cells(paths, cells, **kw), used
+    if not scheduler:
+        site = [] if kw['check'] else None
+        rows = classify_cells(paths, cells, site=site, **kw)
+        return rows, used, _site_line(cells, site) if kw['check'] else ''
     from malaria_fastai.cluster import dask_client, classify_on_cluster
     with dask_client(scheduler) as client:
-        return classify_on_cluster(paths, cells.path, client, trust=trust, **kw), f"{used}; on the Dask cluster {scheduler}"
+        rows = classify_on_cluster(paths, cells.path, client, trust=trust, **kw)
+    on_cluster = 'site check: not made: the cells were classified on a Dask cluster' if kw['check'] else ''
+    return rows, f"{used}; on the Dask cluster {scheduler}", on_cluster
 
 def predict_cells(paths:list, # image files and/or folders (searched recursively)
                   model:Path=None, # exported model, .pkl or its .onnx twin (default: the model setting, the shipped model)
@@ -83,7 +99,7 @@ def predict_cells(paths:list, # image files and/or folders (searched recursively
                   threshold:float=None, # call a cell parasitized from this probability up (default: the model's)
                   bs:int=64, # images per batch
                   tta:bool=None, # average over the four flips of each image (default: as the model records; --no-tta: plain)
-                  no_check:bool=False, # do not flag images unlike the training cells
+                  no_check:bool=False, # do not flag images unlike the training cells, and make no site check of the batch
                   engine:str='auto', # 'auto': the model's ONNX twin when it has one, else torch
                   trust_model:bool=False, # see `TRUST`
                   scheduler:str=None, # see `SCHEDULER`
@@ -92,11 +108,14 @@ def predict_cells(paths:list, # image files and/or folders (searched recursively
     _check_destination(out)  # before the work, not after it
     kw = dict(bs=bs, tta=tta, threshold=threshold, check=not no_check, progress=sys.stderr.isatty())
     try:
-        with contextlib.redirect_stdout(sys.stderr): rows, used = _classify(paths, model, engine, trust_model, scheduler, **kw)
+        with contextlib.redirect_stdout(sys.stderr):
+            rows, used, site = _classify(paths, model, engine, trust_model, scheduler, **kw)
     except Interrupted as stop:  # Ctrl-C: what was finished is written, every other input says it was not reached
-        rows, used = stop.done, 'interrupted (Ctrl-C): the rows finished before it, the others marked as not classified'
+        used = 'interrupted (Ctrl-C): the rows finished before it, the others marked as not classified'
+        rows, site = stop.done, ''
     if sys.stderr.isatty(): print(file=sys.stderr)  # end the progress line
     _write_rows(rows, out, format)
+    if site: print(site, file=sys.stderr)
     flagged = sum(bool(r['flag']) for r in rows)
     print(f"{used}\n{calls_summary(rows)}; {flagged} flagged as not like the training cells (reason in the flag column)" +
           (f"\nwritten to {out}" if out else ''), file=sys.stderr)
@@ -193,7 +212,7 @@ FLAGS = dict(  # what the command line checks of an argument, by its name in any
                        'from cv): cells left out of training'), trust=dict(flags=['--trust-model'], help=TRUST),
     trust_model=dict(help=TRUST), rbc_per_ul=dict(type=bounded(float, 1e5, 1e8)), balance=dict(type=SHARE),
     scheduler=dict(help=SCHEDULER, metavar='ADDRESS'), port=dict(type=bounded(int, 1, 65535)),
-    max_upload_mb=dict(type=bounded(float, 0, 4096, 'lo')))
+    max_upload_mb=dict(type=bounded(float, 0, 4096, 'lo')), stain=dict(type=bounded(float, 0, 4)))
 HIDDEN = ('valid_patients', 'restore_best', 'fast', 'report')  # arguments for code, not for the command line
 
 def _flag_help(name:str, prm:inspect.Parameter, doc:str) -> str:

@@ -34,13 +34,17 @@ def check_workers(client, timeout:float=10):
                              f"these do not: {odd}")
     return sorted(versions)
 
+_NETWORK_SCHEMES = ('tcp', 'tls', 'ws', 'wss')  # the Dask transports that reach a scheduler over a network
+
 def _check_address(scheduler:str):
-    "Raise a `ValueError` that says what to give unless `scheduler` parses as a Dask address with a valid port."
+    "Raise a `ValueError` that says what to give unless `scheduler` is a network Dask address with a host and a valid port."
     from distributed.comm.addressing import parse_address, parse_host_port
     try:  # before `Client`: one that fails half-built leaves a loop that can hang the next one when it is collected
         scheme, where = parse_address(scheduler)
-        port = parse_host_port(where)[1] if scheme in ('tcp', 'tls') else 1
-        if not 0 < port < 65536: raise ValueError(f'port {port} is not from 1 to 65535')
+        if scheme not in _NETWORK_SCHEMES: raise ValueError(f'{scheme}:// is not one of {", ".join(s + "://" for s in _NETWORK_SCHEMES)}')
+        host, port = parse_host_port(where)
+        if not host: raise ValueError('no host')
+        if not isinstance(port, int) or not 0 < port < 65536: raise ValueError(f'port {port} is not from 1 to 65535')
     except (ValueError, TypeError) as e:  # distributed's own words are int() and unpacking
         raise ValueError(f"{scheduler!r} is not a Dask scheduler address: give tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786) "
                          f"or 'local' ({e})") from None

@@ -7,10 +7,10 @@ Docs: https://malaria-fastai.github.io/malaria_fastai/api/data.html.md"""
 # %% auto #0
 __all__ = ['MAX_UNPACKED', 'MAX_RATIO', 'data_source', 'archive_name', 'download', 'class_root', 'unsafe_entries',
            'archive_images', 'check_unpacked_size', 'extract', 'get_data', 'image_files', 'cell_files', 'cell_label',
-           'check_class_folders', 'unreadable_images', 'RandomFlips', 'read_patient_map', 'patient_map', 'patient_id',
-           'unknown_patients', 'field_id', 'patient_folds', 'patient_split', 'held_out_split', 'make_splitter',
-           'train_without', 'balanced', 'split_summary', 'cell_datablock', 'cells_tensor', 'CellArrays', 'CellArrayDL',
-           'cell_dataloaders', 'file_dataloaders', 'empty_dataloaders']
+           'check_class_folders', 'unreadable_images', 'RandomFlips', 'hue_matrix', 'StainJitter', 'read_patient_map',
+           'patient_map', 'patient_id', 'unknown_patients', 'field_id', 'patient_folds', 'patient_split',
+           'held_out_split', 'make_splitter', 'train_without', 'balanced', 'split_summary', 'cell_datablock',
+           'cells_tensor', 'CellArrays', 'CellArrayDL', 'cell_dataloaders', 'file_dataloaders', 'empty_dataloaders']
 
 # %% ../nbs/api/02_data.ipynb #541b23df
 import hashlib, json, os, re, shutil, stat, tempfile, zipfile
@@ -21,7 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
+import math
 import numpy as np, pandas as pd, torch
+import torch.nn.functional as F
+from skimage.color import hed_from_rgb, rgb_from_hed
 from PIL import Image
 from sklearn.model_selection import StratifiedGroupKFold
 from fastdownload import download_url
@@ -230,6 +233,62 @@ class RandomFlips(RandTransform):
             x = torch.where(chosen[:,None,None,None], flip(x), x)
         return x
 
+# %% ../nbs/api/02_data.ipynb #stainjit
+_HED_FROM_RGB = torch.tensor(hed_from_rgb, dtype=torch.float32)  # optical density (RGB) -> stain amounts (H, E, D)
+_RGB_FROM_HED = torch.tensor(rgb_from_hed, dtype=torch.float32)
+
+def _uniform(n:int, lo, hi, *shape) -> torch.Tensor:
+    "`n` draws (by `shape`) uniform from `lo` to `hi`."
+    return torch.rand(n, *shape) * (hi - lo) + lo
+
+def hue_matrix(turn:torch.Tensor, saturation:torch.Tensor) -> torch.Tensor:
+    "(N, 3, 3) RGB matrices that turn the hue by `turn` (of a full turn) around the grey axis and scale saturation."
+    g = torch.full((3, 3), 1/3)  # projection on the grey axis
+    k = torch.tensor([[0., -1, 1], [1, 0, -1], [-1, 1, 0]]) / math.sqrt(3)  # cross product with the unit grey axis
+    a = 2 * math.pi * turn[:, None, None]
+    s = saturation[:, None, None]
+    return g + s * (torch.cos(a) * (torch.eye(3) - g) + torch.sin(a) * k)
+
+def _stained(x:torch.Tensor, hed:float) -> torch.Tensor:
+    "`x` (N, 3, H, W, floats in [0, 1]) with each image's stain amounts scaled log-uniformly within `1 ± hed` and shifted."
+    n = x.shape[0]
+    od = -torch.log(x.clamp(1e-3, 1)).permute(0, 2, 3, 1)  # (N, H, W, 3) optical density
+    stains = od @ _HED_FROM_RGB
+    scale = torch.exp(_uniform(n, -math.log1p(hed), math.log1p(hed), 1, 1, 3))
+    shift = _uniform(n, -hed / 4, hed / 4, 1, 1, 3) * stains.mean((1, 2), keepdim=True)
+    return torch.exp(-((stains * scale + shift) @ _RGB_FROM_HED)).permute(0, 3, 1, 2)
+
+def _blurred(x:torch.Tensor, p:float) -> torch.Tensor:
+    "`x` with a share `p` of its images shrunk by a factor from 1 to 2 and grown back (one factor a batch)."
+    chosen = torch.rand(x.shape[0]) < p
+    if not chosen.any(): return x
+    side = x.shape[-1]
+    small = max(2, round(side / float(_uniform(1, 1, 2))))
+    soft = F.interpolate(F.interpolate(x[chosen], size=small, mode='bilinear', antialias=True, align_corners=False),
+                         size=side, mode='bilinear', align_corners=False)
+    out = x.clone(); out[chosen] = soft
+    return out
+
+class StainJitter(RandTransform):
+    "Give each training cell a random stain (HED jitter), hue, saturation, brightness, contrast and blur; black stays black."
+    split_idx, order = 0, 50  # after `IntToFloatTensor`, before `Normalize`
+    def __init__(self, strength:float=1., # scales every amount below; 0 is off
+                 hed:float=0.5, hue:float=0.08, saturation:float=0.4, light:float=0.25, blur_p:float=0.3):
+        super().__init__(p=1.)
+        self.hed, self.hue, self.saturation = hed * strength, hue * strength, saturation * strength
+        self.light, self.blur_p, self.on = light * strength, min(1., blur_p * strength), strength > 0
+    def encodes(self, x:TensorImage):
+        if not self.on or not len(x): return x
+        n, background = x.shape[0], (x.amax(1, keepdim=True) < 0.02)
+        y = _stained(x.float(), self.hed)
+        m = hue_matrix(_uniform(n, -self.hue, self.hue), torch.exp(_uniform(n, -self.saturation, self.saturation)))
+        y = torch.einsum('nij,njhw->nihw', m, y)
+        mean = y.mean((1, 2, 3), keepdim=True)
+        y = (y - mean) * _uniform(n, 1 - self.light, 1 + self.light, 1, 1, 1) + mean
+        y = y * _uniform(n, 1 - self.light, 1 + self.light, 1, 1, 1)
+        y = torch.where(background, 0., _blurred(y.clamp(0, 1), self.blur_p))
+        return TensorImage(y.to(x.dtype))
+
 # %% ../nbs/api/02_data.ipynb #54d2ef44
 _PATIENT_MAP = ContextVar('patient_map', default={})
 
@@ -364,12 +423,12 @@ def split_summary(files, train_idx, valid_idx) -> pd.DataFrame:
 
 # %% ../nbs/api/02_data.ipynb #f82ab582
 @use_settings
-def cell_datablock(size:int=None, splitter=None) -> DataBlock:
-    "The seed's `DataBlock`: folder labels, `splitter` (`make_splitter()`), squish to `size`, flips, ImageNet stats."
+def cell_datablock(size:int=None, splitter=None, stain:float=0.) -> DataBlock:
+    "The seed's `DataBlock`: folder labels, `splitter` (`make_splitter()`), squish to `size`, flips (and `StainJitter` at `stain`), ImageNet stats."
     return DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=list(CLASSES))), get_y=parent_label,
                      splitter=splitter or make_splitter(),
                      item_tfms=Resize(size, method=ResizeMethod.Squish),
-                     batch_tfms=[RandomFlips(), Normalize.from_stats(*imagenet_stats)])
+                     batch_tfms=[RandomFlips(), StainJitter(stain), Normalize.from_stats(*imagenet_stats)])
 
 # %% ../nbs/api/02_data.ipynb #397e0369
 def cells_tensor(files, size:int, n_workers:int=None):
@@ -411,6 +470,7 @@ def cell_dataloaders(path:Path=None, # a folder holding the class folders (at an
                      valid_patients=None, # hold out exactly these patients instead of `split` (`[]`: train on every cell)
                      exclude_train=(), # cells (paths relative to the class root) left out of training, e.g. suspect labels
                      balance:float=None, # repeat training parasitized cells to this share (`balanced`), for rare positives
+                     stain:float=0., # strength of `StainJitter` on the training cells; 0: flips only
                      fast:bool=True, # cells decoded once into memory (`CellArrayDL`), else fastai's per-item pipeline
                      **kwargs, # passed to the `DataLoader`s
                     ) -> DataLoaders:
@@ -427,12 +487,12 @@ def cell_dataloaders(path:Path=None, # a folder holding the class folders (at an
     print(f"{len(files)} images ({', '.join(f'{n} {c}' for c,n in counts.items())}); {len(bad)} unreadable skipped")
     splitter = balanced(train_without(make_splitter(split, valid_pct, seed, valid_patients), path, exclude_train), balance)
     if not fast:
-        dls = cell_datablock(size, splitter).dataloaders(files, bs=bs, path=path, **kwargs)
+        dls = cell_datablock(size, splitter, stain).dataloaders(files, bs=bs, path=path, **kwargs)
         idxs = dls.splits
     else:
         idxs = splitter(files)
         labels = torch.tensor([CLASSES.index(cell_label(f)) for f in files])
-        tfms = lambda: [IntToFloatTensor(), RandomFlips(), Normalize.from_stats(*imagenet_stats)]
+        tfms = lambda: [IntToFloatTensor(), RandomFlips(), StainJitter(stain), Normalize.from_stats(*imagenet_stats)]
         dl = lambda idx, train: CellArrayDL(CellArrays(pixels[idx], labels[idx], CLASSES), bs=bs, shuffle=train,
                                             drop_last=train, after_batch=tfms(), **{'num_workers': 0, **kwargs})
         dls = DataLoaders(*(dl(torch.tensor(idx, dtype=torch.long), i == 0) for i, idx in enumerate(idxs)), path=path)

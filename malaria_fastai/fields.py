@@ -56,6 +56,13 @@ def _image_row(p:Path, err:str) -> list[tuple[str, object, str]]:
     if p.suffix.lower() in IMAGE_SUFFIXES: return [(str(p), lambda at=p.absolute(): read_image(at), '')]
     return [(str(p), None, 'neither an image (by its suffix) nor a zip of images')]
 
+def _seen_before(p:Path, seen:dict) -> str:
+    "'' the first time the file `p` is listed (by its resolved path); after that, why it is not screened again."
+    key = p.resolve()
+    if key in seen: return f'the same file as {seen[key]}: screened once'
+    seen[key] = str(p)
+    return ''
+
 def _inside(path, folder:Path|None) -> bool: return folder is not None and Path(path).resolve().is_relative_to(folder)
 
 def field_images(items, # files, folders (searched recursively) and/or zips of field photos
@@ -63,7 +70,7 @@ def field_images(items, # files, folders (searched recursively) and/or zips of f
                 ) -> list[tuple[str, object, str]]:
     "`(name, open, error)` for each field image in `items` (files, folders, zips); `open()` gives an RGB image."
     if isinstance(items, (str, os.PathLike)): items = [items]
-    outputs, out = Path(outputs).resolve() if outputs else None, []
+    outputs, out, seen = Path(outputs).resolve() if outputs else None, [], {}
     for item in map(Path, items):
         if _inside(item, outputs):  # named itself: said, not silently passed over
             out.append((str(item), None, f'in the output folder {outputs}: what a run writes is never read as a field'))
@@ -72,7 +79,8 @@ def field_images(items, # files, folders (searched recursively) and/or zips of f
         if item.is_dir():  # in a folder, files of other kinds (the annotations, notes) and the run's outputs are passed over
             listed = [(p, e) for p, e in listed if (e or p.suffix.lower() in IMAGE_SUFFIXES + ('.zip',))
                       and not _inside(p, outputs)]
-        out += [row for p, e in listed for row in _image_row(p, e)] or [(str(item), None, 'folder holds no images')]
+        rows = [row for p, e in listed for row in _image_row(p, e or _seen_before(p, seen))]
+        out += rows or [(str(item), None, 'folder holds no images')]
     return out
 
 # %% ../nbs/api/12_fields.ipynb #6296db21
@@ -309,7 +317,8 @@ def _box(bbox) -> list[float]:
     if not isinstance(bbox, list) or len(bbox) != 4:
         raise ValueError(f'its bbox is {bbox!r}: give x, y, w, h ({{"x": .., "y": .., "w": .., "h": ..}} or [x, y, w, h])')
     x, y, w, h = (_number(v, f'its bbox {k}') for k, v in zip('xywh', bbox))
-    if x < 0 or y < 0 or w <= 0 or h <= 0: raise ValueError(f'its bbox {bbox} is not a box in the field (x, y >= 0; w, h > 0)')
+    if not (0 <= x <= MAX_PIXELS and 0 <= y <= MAX_PIXELS and 1 <= w <= MAX_PIXELS and 1 <= h <= MAX_PIXELS):
+        raise ValueError(f'its bbox {bbox} is not a box in a field (x, y from 0, w, h from 1 pixel; each at most {MAX_PIXELS})')
     return [x, y, w, h]
 
 def _type(kind) -> str:

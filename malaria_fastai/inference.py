@@ -73,7 +73,7 @@ class TorchCells:
         self.learn, self.meta, self.size = learn, getattr(learn, 'meta', {}), preprocessing(learn)[0]
         self.threshold, self.refer_band = self.meta.get('threshold', 0.5), self.meta.get('refer_band')
         self.tta = bool(self.meta.get('tta', False))  # the model's own: recorded by `train`
-        self.engine = f'torch ({source})' if source else 'torch'
+        self.engine, self.path = (f'torch ({source})', Path(source)) if source else ('torch', None)
         self._scorers = {tta: cell_scores(learn, tta) for tta in (False, True)}  # built once, not per batch
 
     @classmethod

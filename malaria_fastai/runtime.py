@@ -120,9 +120,10 @@ class InputCheck:
     def flags(self, pixels:np.ndarray, # uint8 (n, size, size, 3) at the model's size
               sizes, # each image's own (width, height)
               features:np.ndarray=None, # the model's features of the images (n, d); `None` skips that distance
+              stats:np.ndarray=None, # their `cell_stats`, where the caller has them already
              ) -> list[str]:
         "A reason per image ('' for a cell like the training ones)."
-        stats = cell_stats(pixels)  # once a batch: the distance and the blank and background checks all read them
+        stats = cell_stats(pixels) if stats is None else stats  # the distance, blank and background checks all read them
         far = (self.features.distance(features) > self.features.limit if self.features and features is not None
                else np.zeros(len(pixels), bool))
         return [self._reason(w, h, s, d, f) for (w, h), s, d, f in zip(sizes, stats, self._distance(stats), far)]
@@ -177,6 +178,7 @@ def classify(items, # files and/or folders of cell images
              n_workers:int=None, # decoding threads; default `DECODE_THREADS` (the CPUs, at most 8)
              check:InputCheck=None, # flags (and refers) images unlike the training cells; `None` checks nothing
              progress:bool=False, # a fastprogress bar over the batches
+             site:list=None, # if a list, gets `(cell_stats, calls)` of each batch's classified cells: the site check's sample
             ) -> list[dict]:
     "A row (a dict with `COLUMNS`) per input file: the call, its probability, whether to refer it, why, or its error."
     if not 0 <= threshold <= 1: raise ValueError(f"the threshold must be a probability from 0 to 1, not {threshold}")
@@ -192,9 +194,13 @@ def classify(items, # files and/or folders of cell images
             if not ok: continue
             out = score(pixels)
             probs, features = out if isinstance(out, tuple) else (out, None)
+            probs = np.asarray(probs, dtype=float)
+            stats = cell_stats(pixels) if check or site is not None else None  # once a batch, for both
             sizes = _image_sizes([inputs[todo[j]][0] for j in ok]) if check else []
-            flags = check.flags(pixels, sizes, features) if check else [''] * len(ok)
-            for j, p, flag in zip(ok, np.asarray(probs, dtype=float), flags):
+            flags = check.flags(pixels, sizes, features, stats) if check else [''] * len(ok)
+            given = (probs >= 0) & (probs <= 1)  # a model that gives no probability for a cell: its row says so below
+            if site is not None: site.append((stats[given], probs[given] >= threshold))
+            for j, p, flag in zip(ok, probs, flags):
                 if not 0 <= p <= 1: rows[todo[j]]['error'] = f'the model gave no probability for it ({p})'; continue
                 rows[todo[j]].update(prediction=PARASITIZED if p >= threshold else UNINFECTED, prob_parasitized=float(p),
                                      refer=bool(abs(p - threshold) < refer_band) or bool(flag), flag=flag)
@@ -345,11 +351,12 @@ def classify_cells(items, # files and/or folders of cell images
                    n_workers:int=None, # decoding threads
                    check:bool=True, # flag images unlike the training cells (with the model's stored `InputCheck`)
                    progress:bool=False, # a progress bar over the batches
+                   site:list=None, # if a list, gets the site check's sample (`classify`)
                   ) -> list[dict]:
     "Classify `items` with an opened model, whichever engine runs it: one row per file, as `classify`."
     band = setting('refer_band', first_given(refer_band, cells.refer_band))
     return classify(items, lambda px: cells.scores(px, tta), cells.size, first_given(threshold, cells.threshold), band, bs,
-                    n_workers, InputCheck.from_meta(cells.meta) if check else None, progress)
+                    n_workers, InputCheck.from_meta(cells.meta) if check else None, progress, site)
 
 @delegates(classify_cells, but=['cells'])
 def predict_onnx(items, # files and/or folders of cell images
@@ -365,6 +372,9 @@ def open_cells(model=None, # an export (`model.pkl`), its weights or its ONNX tw
               ):
     "The one place the engine is chosen: the model's ONNX twin through onnxruntime, else torch (imported only then)."
     model = model_file(model or default_model())
+    if model.suffix == '.onnx' and not model.is_file():  # said as missing, whatever the engine
+        raise FileNotFoundError(f"no model at {model}: train one with `malaria-fastai train`, "
+                                "or pass the path of an export (--model)")
     twin = onnx_for(model, engine)
     if twin: return OnnxCells(twin, trust=trust)
     from malaria_fastai.inference import TorchCells  # the torch layer, and torch itself, only for the torch engine

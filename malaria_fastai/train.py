@@ -284,6 +284,7 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
           valid_patients=None, # hold out exactly these patients instead of `split`; `[]` trains on every cell
           exclude_train=(), # cells (paths relative to the class root) left out of training, e.g. suspect labels
           balance:float=None, # repeat parasitized training cells to this share (`data.balanced`), for rare positives
+          stain:float=0., # strength of stain and optics augmentation (`data.StainJitter`); 0: flips only
           start:Path=None, # a model (export or weights) to fine-tune for `epochs` at `lr`, instead of a new network
           teachers=(), # exports (or ONNX twins) whose mean probabilities are the training targets (`distil_targets`)
           restore_best:bool=True, # end on the epoch with the lowest validation loss; `False` keeps the last
@@ -300,7 +301,7 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
     with run_lock(out_dir):  # one run per folder: two would interleave checkpoints and history
         set_seed(seed, reproducible=True)
         dls = cell_dataloaders(get_data(data), size=size, bs=bs, valid_pct=valid_pct, seed=seed, split=split, fast=fast,
-                               valid_patients=valid_patients, exclude_train=exclude_train, balance=balance)
+                               valid_patients=valid_patients, exclude_train=exclude_train, balance=balance, stain=stain)
         if teachers: dls.train.dataset.labels = distil_targets(dls, teachers)
         has_valid = len(dls.splits[1]) > 0
         if not has_valid and threshold is None:
@@ -315,7 +316,7 @@ def train(data=None, # data source: a folder, an archive path or URL; default `d
         learn.meta = run_meta(dls, arch=arch, size=size, pretrained=pretrained, split=split, valid_pct=valid_pct, seed=seed,
                               epochs=epochs, lr=lr, label_smoothing=label_smoothing, threshold=threshold,
                               target_sensitivity=target_sensitivity, teachers=[str(t) for t in teachers], precision=precision,
-                              start=str(start) if start else None, balance=balance, tta=tta,
+                              start=str(start) if start else None, balance=balance, stain=stain, tta=tta,
                               input_check=calibrated_check(cell_scores(learn, tta), training_pixels(dls),
                                                            threshold).to_meta())
         export_model(learn, dls)

@@ -72,3 +72,18 @@ def test_cli_predict_uses_the_shipped_model_by_default(cells, tmp_path):
     acc, sens = _scores(df)
     print(f'shipped model (ONNX twin): accuracy at 0.5 {acc:.4f}, sensitivity at the stored threshold {sens:.4f}')
     assert acc >= MIN_ACCURACY_AT_HALF and sens >= MIN_SENSITIVITY_AT_THRESHOLD
+
+def test_predict_says_whether_the_batch_looks_like_the_training_site(cells, tmp_path):
+    from PIL import Image
+    res = run_cli('predict', cells, '--out', tmp_path/'nih.csv')
+    assert res.stderr.startswith('site check: ok (statistic '), res.stderr
+    restained = tmp_path/'restained'  # the same cells under another stain: red and green swapped (greenish cells)
+    restained.mkdir()
+    for f in sorted(cells.rglob('*.png')):
+        r, g, b = Image.open(f).convert('RGB').split()
+        Image.merge('RGB', (g, r, b)).save(restained/f.name)
+    res = run_cli('predict', restained, '--out', tmp_path/'other.csv')
+    assert res.stderr.startswith('site check: shifted (statistic '), res.stderr
+    assert len(pd.read_csv(tmp_path/'other.csv')) == len(list(cells.rglob('*.png')))  # the rows are written as always
+    res = run_cli('predict', restained, '--out', tmp_path/'other.csv', '--no-check')
+    assert 'site check' not in res.stderr
