@@ -24,7 +24,8 @@ gives (quick prototypes: Otsu + watershed, the shipped model on plain box crops,
    the other folds' fields only, as a new site's fields would be; pooled and per field. Then each fold's fields as a
    sample, nested, by three of Forman's (2008) threshold rules for counting: the stored threshold, T50 (where the
    other folds' sensitivity is 0.5) and MAX (where their sensitivity minus false-positive rate is largest); and
-   whether the 95% interval `screen` reports holds each fold's truth, with the other folds' rates given their field
+   whether the 95% interval `screen` reports holds the truth of each fold's fields, whole and cut into 4 samples (20
+   samples; the target: at least 19), with the other folds' rates given their field
    bootstrap alone or widened by the fold models' spread, as `adapt` now records them for new fields.
 5. Speed: `screen` end to end (decode, segment, crop, classify, overlays) over all fields with the adapted model, as
    adapted (its four flips, where it records `tta`) and the same weights plain, in the same run.
@@ -200,23 +201,27 @@ def report_estimators(counted:pd.DataFrame, per:pd.DataFrame, threshold:float):
     for rule, e in errors.items():
         print(f"  {rule:35s}: per fold {', '.join(f'{v:+.2f}' for v in e)} pp; mean |error| {np.mean(np.abs(e)):.2f} pp")
 
-def report_intervals(counted:pd.DataFrame, per:pd.DataFrame, threshold:float):
-    "Each fold's 95% interval, nested: the other folds' rates with their field bootstrap, and widened by their spread."
+def report_intervals(counted:pd.DataFrame, per:pd.DataFrame, threshold:float, parts:int=1):
+    "95% intervals, nested: each fold's fields cut into `parts` samples, each corrected with the other folds' rates."
     from malaria_fastai.adapt import new_fields_rates  # what `site.json` gives `screen` for new fields
     from malaria_fastai.evaluate import scores_with_ci
     from malaria_fastai.fields import parasitemia_estimate
-    covered = dict(bootstrap=0, spread=0)
+    covered, samples = dict(bootstrap=0, spread=0), 0
     for k, held in counted.groupby('fold'):
-        other, m = counted[counted.fold != k], per.fold == k
-        truth, line = per.true_infected[m].sum() / per.true_cells[m].sum(), []
+        other = counted[counted.fold != k]
         boot = scores_with_ci(other.infected.values, other.prob_parasitized.values, other.field.values, threshold, 1000)
-        for name, r in dict(bootstrap=boot, spread=new_fields_rates(other, threshold, boot)).items():
-            lo, hi = parasitemia_estimate(int(held.called.sum()), len(held), r['sensitivity'], r['specificity'])['ci95']
-            covered[name] += lo <= truth <= hi
-            line.append(f"{name} [{lo:.2%}, {hi:.2%}]{'' if lo <= truth <= hi else ' misses it'}")
-        print(f"    fold {k}: truth {truth:.2%}; {'; '.join(line)}")
-    print(f"  95% intervals holding the truth: {covered['bootstrap']} of {len(per.fold.unique())} with the rates' field "
-          f"bootstrap alone, {covered['spread']} with the fold models' spread (`adapt.new_fields_rates`)")
+        rates = dict(bootstrap=boot, spread=new_fields_rates(other, threshold, boot))
+        for part, names in enumerate(np.array_split(sorted(held.field.unique()), parts)):
+            sample, m = held[held.field.isin(names)], per.index.isin(names)
+            truth, line = per.true_infected[m].sum() / per.true_cells[m].sum(), []
+            for name, r in rates.items():
+                lo, hi = parasitemia_estimate(int(sample.called.sum()), len(sample), r['sensitivity'], r['specificity'])['ci95']
+                covered[name] += lo <= truth <= hi
+                line.append(f"{name} [{lo:.2%}, {hi:.2%}]{'' if lo <= truth <= hi else ' misses it'}")
+            samples += 1
+            print(f"    fold {k}{f' part {part}' if parts > 1 else ''} ({len(names)} fields): truth {truth:.2%}; {'; '.join(line)}")
+    print(f"  95% intervals holding the truth: {covered['bootstrap']} of {samples} with the rates' field bootstrap "
+          f"alone, {covered['spread']} with the fold models' spread (`adapt.new_fields_rates`)")
 
 def plain_copy(site:Path, tmp:Path) -> Path:
     "The site model's ONNX twin with its `tta` turned off (same weights, threshold and `site.json`), in `tmp/plain`."
@@ -265,6 +270,8 @@ def main():
         report_estimators(counted, per, r['threshold'])
         print("   each fold's fields as a sample, the interval `screen` reports (nested)")
         report_intervals(counted, per, r['threshold'])
+        print("   each fold's fields in 4 samples (20 in all, 7 or 8 fields each), the interval `screen` reports (nested)")
+        report_intervals(counted, per, r['threshold'], parts=4)
         print("5. speed"); report_speed(a.fields, a.site, tmp)
 
 if __name__ == '__main__': main()

@@ -69,6 +69,7 @@ def iml_samples(site:list, plan:dict, per:int=10) -> str:
     if not verdicts or verdicts[0] is None: return 'no site-check reference kept'
     shifted = [v['shifted'] for v in verdicts if v['shifted'] is not None]
     stats = [v['statistic'] for v in verdicts if v['statistic'] is not None]
+    if not stats: return f"none of {len(verdicts)} samples of {per} fields could be checked"
     return (f"{sum(shifted)} of {len(shifted)} samples of {per} fields called shifted "
             f"(statistic {min(stats):.2f} to {max(stats):.2f})")
 
@@ -79,10 +80,10 @@ def nih_false_alarms(cv:Path, data:Path) -> str:
     from malaria_fastai.core import decoded_batches
     from malaria_fastai.runtime import cell_stats
     oof = pd.read_csv(cv/'oof.csv')
-    twins = sorted(cv.glob('fold_*/model.onnx'))
-    if len(twins) != oof.fold.nunique(): return f"not measured: {cv} does not keep its fold models' ONNX twins"
+    twins = {k: cv/f'fold_{k}'/'model.onnx' for k in sorted(oof.fold.unique())}
+    if not all(t.exists() for t in twins.values()): return f"not measured: {cv} does not keep its fold models' ONNX twins"
     shifted, undefined, stats_seen = 0, 0, []
-    for k, twin in enumerate(twins):
+    for k, twin in twins.items():
         cells, held = open_cells(twin), oof.fold == k
         train = oof[~held]
         check = reference_check(cells, [data/p for p in train.path], list(train.patient), 'training patients of the fold')
@@ -90,10 +91,12 @@ def nih_false_alarms(cv:Path, data:Path) -> str:
             st, calls = [], []
             for ok, px, _ in decoded_batches([data/p for p in g.path], cells.size, 256):
                 if ok: st.append(cell_stats(px)); calls.append(np.asarray(cells.scores(px)[0]) >= cells.threshold)
+            if not st: undefined += 1; continue
             v = check.verdict(np.concatenate(st), np.concatenate(calls))
             if v['shifted'] is None: undefined += 1; continue
             shifted += v['shifted']; stats_seen.append(v['statistic'])
     n = len(stats_seen)
+    if not n: return f"no patient's batch could be checked ({undefined} too small)"
     return (f"{shifted} of {n} unseen patients' batches called shifted ({undefined} too small to check); statistic "
             f"median {np.median(stats_seen):.2f}, 95th percentile {np.quantile(stats_seen, 0.95):.2f}, max {max(stats_seen):.2f}")
 
@@ -111,7 +114,7 @@ def main():
     data = class_root(args.data)
     print(f"{date.today()}, {machine()}\n$ python benchmarks/site_shift.py {' '.join(sys.argv[1:])}")
     for spec in args.model:
-        folder, cv = map(Path, spec.split(':'))
+        folder, cv = map(Path, spec.rsplit(':', 1))
         start = time.perf_counter()
         print(f"\n== {folder} (cross-validation {cv})\nNIH out of fold: {nih_out_of_fold(cv)}")
         boxes, field_rows, site, plan = iml_screened(folder/'model.onnx', args.fields, truth)
