@@ -39,7 +39,10 @@ def _scores(df):
     return float(((df.prob_parasitized >= 0.5) == y).mean()), float((df.prediction[y] == 'Parasitized').mean())
 
 # Guards, not measurements: these are cells of training patients (see the module's docstring).
-MIN_ACCURACY_AT_HALF, MIN_SENSITIVITY_AT_THRESHOLD = 0.95, 0.95
+# A broken artefact or preprocessing scores near 0.5. The sensitivity guard sits under the shipped model's cross-validated
+# sensitivity at its threshold, 0.952 [0.934, 0.966] (models/default/cv/int8/report.json; it was 0.954 for the model
+# before the stain-trained one, whose threshold is higher: 0.357 against 0.292).
+MIN_ACCURACY_AT_HALF, MIN_SENSITIVITY_AT_THRESHOLD = 0.95, 0.93
 
 def test_shipped_model_loads_in_a_fresh_process_and_classifies(cells):
     code = ("import malaria_fastai, sys\n"
