@@ -5,16 +5,16 @@ on IML-Malaria fields (a hospital it never saw), and the site check's verdicts o
         --model models/default:models/default/cv --model NEW_MODEL_FOLDER:ITS_CV_FOLDER
 
 Each `--model` is `MODEL:CV`: the model folder (`model.onnx` and `model.json` with its site-check reference) and the
-cross-validation by patient of its recipe (`report.json`, `oof.csv`, and where they were kept, `fold_<k>/model.onnx`).
+cross-validation by patient of its recipe (`report.json`, `oof.csv`).
 
 1. NIH, out of fold (every dev patient held out once): ROC AUC, accuracy at 0.5, sensitivity and specificity at the
    fold models' threshold (`report.json`, patient-bootstrap 95% intervals), on the original labels.
 2. IML zero-shot, as `screen` runs: every field segmented, each box cut and called; on the annotated cells found
    (IoU >= 0.5) that `screen` counts, ROC AUC and sensitivity / specificity at the model's stored threshold; the
    sample's parasitemia as `screen` reports it (withheld or its interval) against the annotated truth.
-3. The site check, nested where the fold models were kept: each fold's reference is its own model's calls of its
-   training patients, and each held-out patient's cells are one batch (false alarms: batches called shifted). On IML:
-   all fields as one sample, and as samples of 10 fields.
+3. The site check, nested by fold: each fold's reference is fitted as the shipped one is (`sitecheck.cv_reference`:
+   out-of-fold calls at the model's threshold) on the other folds' patients, and each of its patients' cells are one
+   batch (false alarms: batches called shifted). On IML: all fields as one sample, and as samples of 10 fields.
 """
 import argparse, json, sys, time
 from datetime import date
@@ -73,32 +73,21 @@ def iml_samples(site:list, plan:dict, per:int=10) -> str:
     return (f"{sum(shifted)} of {len(shifted)} samples of {per} fields called shifted "
             f"(statistic {min(stats):.2f} to {max(stats):.2f})")
 
-def nih_false_alarms(cv:Path, data:Path) -> str:
-    "Part 3 on NIH: each fold model's reference from its training patients; each held-out patient one batch."
+def nih_false_alarms(cv:Path, data:Path, model:Path) -> str:
+    "Part 3 on NIH: each fold's reference from the other folds' patients; each of its patients one batch."
     from malaria_fastai.runtime import open_cells
-    from malaria_fastai.sitecheck import reference_check
-    from malaria_fastai.core import decoded_batches
-    from malaria_fastai.runtime import cell_stats
-    oof = pd.read_csv(cv/'oof.csv')
-    twins = {k: cv/f'fold_{k}'/'model.onnx' for k in sorted(oof.fold.unique())}
-    if not all(t.exists() for t in twins.values()): return f"not measured: {cv} does not keep its fold models' ONNX twins"
-    shifted, undefined, stats_seen = 0, 0, []
-    for k, twin in twins.items():
-        cells, held = open_cells(twin), oof.fold == k
-        train = oof[~held]
-        check = reference_check(cells, [data/p for p in train.path], list(train.patient), 'training patients of the fold')
-        for patient, g in oof[held].groupby('patient'):
-            st, calls = [], []
-            for ok, px, _ in decoded_batches([data/p for p in g.path], cells.size, 256):
-                if ok: st.append(cell_stats(px)); calls.append(np.asarray(cells.scores(px)[0]) >= cells.threshold)
-            if not st: undefined += 1; continue
-            v = check.verdict(np.concatenate(st), np.concatenate(calls))
-            if v['shifted'] is None: undefined += 1; continue
-            shifted += v['shifted']; stats_seen.append(v['statistic'])
-    n = len(stats_seen)
-    if not n: return f"no patient's batch could be checked ({undefined} too small)"
-    return (f"{shifted} of {n} unseen patients' batches called shifted ({undefined} too small to check); statistic "
-            f"median {np.median(stats_seen):.2f}, 95th percentile {np.quantile(stats_seen, 0.95):.2f}, max {max(stats_seen):.2f}")
+    from malaria_fastai.sitecheck import sample_stats, nested_false_alarms
+    oof = pd.read_csv(cv/'oof.csv').dropna(subset=['prob_parasitized'])
+    cells = open_cells(model)
+    stats, kept = sample_stats([data/p for p in oof.path], cells.size)
+    oof = oof.iloc[kept]
+    a = nested_false_alarms(stats, oof.prob_parasitized.values >= cells.threshold, oof.patient.values, oof.fold.values)
+    s = np.array(list(a['statistics'].values()))
+    if not len(s): return f"no patient's batch could be checked ({a['undefined']} too small)"
+    named = ', '.join(f'{g} {v:.2f}' for g, v in a['statistics'].items() if v > 1)
+    return (f"{a['shifted']} of {a['checked']} unseen patients' batches called shifted{f' ({named})' if named else ''}; "
+            f"{a['undefined']} too small to check; statistic median {np.median(s):.2f}, 95th percentile "
+            f"{np.quantile(s, 0.95):.2f}, max {s.max():.2f}")
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -120,7 +109,7 @@ def main():
         boxes, field_rows, site, plan = iml_screened(folder/'model.onnx', args.fields, truth)
         for line in iml_zero_shot(boxes, field_rows, site, plan, truth): print(f"IML zero-shot: {line}")
         print(f"IML samples: {iml_samples(site, plan)}")
-        print(f"NIH unseen patients (nested): {nih_false_alarms(cv, data)}")
+        print(f"NIH unseen patients (nested): {nih_false_alarms(cv, data, folder/'model.onnx')}")
         print(f"({time.perf_counter() - start:.0f} s)")
 
 if __name__ == '__main__': main()

@@ -10,7 +10,7 @@ __all__ = ['INT8_TOLERANCE', 'CV_FILES', 'shipping_point', 'int8_holds', 'shippe
 # %% ../nbs/api/11_ship.ipynb #e61e24a6
 import json, shutil, tempfile, time
 from pathlib import Path
-import numpy as np
+import numpy as np, pandas as pd
 from fastai.vision.all import Learner
 from .core import *
 from .data import class_root, cell_files
@@ -18,6 +18,7 @@ from .learner import export_onnx, save_weights, learner_from_weights
 from .inference import load_model, export_half, predict
 from .runtime import quantize_onnx
 from .crossval import twin_oof, cv_report
+from .sitecheck import cv_reference, keep_site_check
 
 # %% ../nbs/api/11_ship.ipynb #c3254c54
 INT8_TOLERANCE = 0.003  # the int8 twin ships while it stays this close to the float fold models out of fold
@@ -96,6 +97,8 @@ def ship_model(run:Path, # `train` on every dev patient, with the recipe that `c
     save_weights(learn, out/'model.safetensors', half=True)  # what this package loads
     with replace_when_done(out/'model.json') as tmp:
         tmp.write_text(json.dumps(dict(learn.meta, weights='float16'), indent=1))
+    oof = pd.read_csv(cv/'oof.csv')
+    keep_site_check(out/'model.json', cv_reference(oof, root, point['threshold'], learn.meta['size']))
     shutil.rmtree(out/'evaluation', ignore_errors=True)  # no held-out patients: the cross-validation is the evaluation
     _copy_cv(cv, out)
     calls = {name: twin['probs'] >= point['threshold'] for name, twin in twins.items()}

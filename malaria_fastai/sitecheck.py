@@ -6,12 +6,13 @@ The code, an example of each function and its tests: [nbs/api/01a_sitecheck.ipyn
 
 # %% auto #0
 __all__ = ['MIN_CELLS', 'CLASS_NAMES', 'group_means', 'mean_distance', 'left_out_distances', 'SiteCheck', 'verdict_text',
-           'reference_check', 'read_site_check', 'keep_site_check']
+           'reference_check', 'sample_stats', 'cv_reference', 'read_site_check', 'keep_site_check',
+           'nested_false_alarms']
 
 # %% ../nbs/api/01a_sitecheck.ipynb #5c000003
 import json
 from pathlib import Path
-import numpy as np
+import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .core import *
 from .runtime import cell_stats
@@ -25,15 +26,15 @@ def _shrunk(cov:np.ndarray, alpha:float=0.1) -> np.ndarray:
 
 def group_means(stats:np.ndarray, # (n, d) statistics of one class's cells
                 groups:np.ndarray, # (n,) the group (patient, field) of each
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Means of the groups with at least `MIN_CELLS` cells, their cell counts, and the pooled within-group covariance."
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    "Means of the groups with at least `MIN_CELLS` cells, their cell counts, the pooled within-group covariance, their keys."
     keys, inv, n = np.unique(groups, return_inverse=True, return_counts=True)
     keep = n[inv] >= MIN_CELLS
     keys, inv, n = np.unique(groups[keep], return_inverse=True, return_counts=True)
     x = stats[keep]
     means = np.stack([x[inv == k].mean(0) for k in range(len(keys))]) if len(keys) else np.zeros((0, stats.shape[1]))
     resid = x - means[inv]
-    return means, n, resid.T @ resid / max(len(x) - len(keys), 1)
+    return means, n, resid.T @ resid / max(len(x) - len(keys), 1), keys
 
 def mean_distance(mean, n:int, centre, between, within) -> float:
     "Squared Mahalanobis distance of the mean of `n` cells from `centre`: the groups' spread plus the sampling error."
@@ -61,14 +62,18 @@ class SiteCheck:
             groups:np.ndarray, # (n,) the group of each: patient or field
             compared:str, # what the groups are, in words (e.g. '130 NIH patients')
            ):
-        "Each class's group means, spread and limit (the largest left-out group distance)."
-        classes = {}
+        "Each class's group means and spread, and its limit: its median left-out distance times the largest group score."
+        groups, classes, scores = np.asarray(groups), {}, {}
         for name, c in zip(CLASS_NAMES, (False, True)):
-            means, n, within = group_means(stats[calls == c], np.asarray(groups)[calls == c])
+            means, n, within, keys = group_means(stats[calls == c], groups[calls == c])
             if len(means) < 3: continue  # too few groups to measure a spread
+            left_out = left_out_distances(means, n, within)
+            scale = max(float(np.median(left_out)), 1e-12)
+            for k, d in zip(keys, left_out): scores[k] = max(scores.get(k, 0.0), d / scale)  # its worst class
             classes[name] = dict(centre=means.mean(0).tolist(), between=np.cov(means, rowvar=False).tolist(),
-                                 within=within.tolist(), limit=float(left_out_distances(means, n, within).max()),
-                                 groups=len(means))
+                                 within=within.tolist(), limit=scale, groups=len(means))
+        top = max(scores.values(), default=1.0)
+        for ref in classes.values(): ref['limit'] = float(ref['limit'] * top)  # every reference group within its limits, one at 1
         return cls(classes, compared)
 
     def to_meta(self) -> dict: return dict(classes=self.classes, compared=self.compared)
@@ -116,6 +121,28 @@ def reference_check(cells, # an opened model (`runtime.open_cells`)
         stats.append(cell_stats(pixels)); calls.append(np.asarray(cells.scores(pixels)[0]) >= cells.threshold); kept += ok
     return SiteCheck.fit(np.concatenate(stats), np.concatenate(calls), np.asarray(groups)[kept], compared)
 
+def sample_stats(files:list, # cell images
+                 size:int, # the model's input size
+                 bs:int=256, # images per batch
+                ) -> tuple[np.ndarray, list]:
+    "`cell_stats` of the readable `files` at `size` pixels, and the indices of those read."
+    stats, kept = [np.zeros((0, 11))], []
+    for ok, pixels, _ in decoded_batches(list(files), size, bs):
+        if ok: stats.append(cell_stats(pixels)); kept += ok
+    return np.concatenate(stats), kept
+
+def cv_reference(oof:pd.DataFrame, # a cross-validation's `oof.csv`: path (under `root`), patient, prob_parasitized
+                 root:Path, # the class folders the paths are under
+                 threshold:float, # the model's stored threshold
+                 size:int, # the model's input size
+                ) -> SiteCheck:
+    "A `SiteCheck` of a recipe's out-of-fold calls by patient: how a model of it calls patients it never saw."
+    oof = oof.dropna(subset=['prob_parasitized'])
+    stats, kept = sample_stats([Path(root)/p for p in oof.path], size)
+    oof = oof.iloc[kept]
+    return SiteCheck.fit(stats, oof.prob_parasitized.values >= threshold, oof.patient.values,
+                         f'{oof.patient.nunique()} NIH patients (out-of-fold calls)')
+
 def read_site_check(model) -> SiteCheck|None:
     "The check kept beside `model`: a site model's in `site.json`, else `model.json`'s; `None` where none was kept."
     folder = Path(model).parent
@@ -129,3 +156,21 @@ def keep_site_check(record:Path, # the `model.json` or `site.json` it is kept in
     "Add `check` to the JSON file `record` (written whole or not at all)."
     meta = json.loads(Path(record).read_text())
     with replace_when_done(record) as tmp: tmp.write_text(json.dumps(dict(meta, site_check=check.to_meta()), indent=1))
+
+# %% ../nbs/api/01a_sitecheck.ipynb #5c000017
+def nested_false_alarms(stats:np.ndarray, # (n, 11) `cell_stats` of every cell
+                        calls:np.ndarray, # (n,) the calls the check compares (out-of-fold calls for a model's own)
+                        groups:np.ndarray, # (n,) each cell's group (patient, field)
+                        folds:np.ndarray, # (n,) each cell's fold: a group lies in one
+                       ) -> dict:
+    "Each fold's groups as samples against the other folds' reference: how many are called shifted; each one's statistic."
+    groups, folds, statistics, undefined = np.asarray(groups), np.asarray(folds), {}, 0
+    for k in np.unique(folds):
+        out = folds == k
+        check = SiteCheck.fit(stats[~out], calls[~out], groups[~out], 'the other folds')
+        for g in np.unique(groups[out]):
+            v = check.verdict(stats[groups == g], calls[groups == g])
+            if v['shifted'] is None: undefined += 1
+            else: statistics[g] = v['statistic']
+    return dict(checked=len(statistics), shifted=sum(s > 1 for s in statistics.values()), undefined=undefined,
+                statistics=statistics)
