@@ -12,7 +12,7 @@ __all__ = ['MIN_CELLS', 'CLASS_NAMES', 'group_means', 'mean_distance', 'left_out
 # %% ../nbs/api/01a_sitecheck.ipynb #5c000003
 import json
 from pathlib import Path
-import numpy as np, pandas as pd
+import numpy as np
 from fastcore.basics import patch
 from .core import *
 from .runtime import cell_stats
@@ -131,7 +131,7 @@ def sample_stats(files:list, # cell images
         if ok: stats.append(cell_stats(pixels)); kept += ok
     return np.concatenate(stats), kept
 
-def cv_reference(oof:pd.DataFrame, # a cross-validation's `oof.csv`: path (under `root`), patient, prob_parasitized
+def cv_reference(oof, # a cross-validation's `oof.csv` (a DataFrame): path (under `root`), patient, prob_parasitized
                  root:Path, # the class folders the paths are under
                  threshold:float, # the model's stored threshold
                  size:int, # the model's input size
