@@ -7,13 +7,12 @@ The code, an example of each function and its tests: [nbs/api/09_cli.ipynb](http
 # %% auto #0
 __all__ = ['BATCH', 'RATE', 'SHARE', 'TRUST', 'SCHEDULER', 'FLAGS', 'HIDDEN', 'COMMANDS', 'BY_PATIENT', 'ALIASES', 'AFTER_CTRL_C',
            'SAY_DONE', 'download_cells', 'predict_cells', 'export_twin', 'screen_fields', 'bounded', 'add_flags',
-           'command_function', 'parser', 'excluded_cells', 'main']
+           'command_function', 'wants_help', 'parser', 'excluded_cells', 'main']
 
 # %% ../nbs/api/09_cli.ipynb #df48e7c2
 import argparse, contextlib, importlib, inspect, math, sys, tempfile
 import numpy as np
 from pathlib import Path
-from fastcore.docments import docments
 from .core import *
 from .runtime import COLUMNS, classify_cells, onnx_twin, open_cells, calls_summary
 
@@ -221,13 +220,16 @@ def _flag_help(name:str, prm:inspect.Parameter, doc:str) -> str:
     known = default is prm.empty or default is None or default is False or default == () or 'default' in doc
     return (doc + ('' if known else f' (default: {default})')).replace('%', '%%')
 
-def add_flags(p:argparse.ArgumentParser, func, flags:dict=None):
+def add_flags(p:argparse.ArgumentParser, func, flags:dict=None,
+              helping:bool=True, # write each flag's help (docments: 40 ms of imports, so only for --help)
+             ):
     "Add `func`'s arguments to `p`: positional without a default, else flags; help from docments, checks from `FLAGS`."
-    docs = docments(func)
+    if helping: from fastcore.docments import docments
+    docs = docments(func) if helping else {}
     for name, prm in inspect.signature(func).parameters.items():
         if prm.kind in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL) or name in HIDDEN: continue
         spec = dict(FLAGS.get(name, {}), **(flags or {}).get(name, {}))
-        spec.setdefault('help', _flag_help(name, prm, docs.get(name) or ''))
+        if helping: spec.setdefault('help', _flag_help(name, prm, docs.get(name) or ''))
         if prm.default is prm.empty:  # positional
             p.add_argument(name, nargs='+' if prm.annotation is list else None, **spec); continue
         if prm.annotation is bool or isinstance(prm.default, bool):
@@ -256,6 +258,10 @@ def command_function(name:str):
     module, func, _ = COMMANDS[name]
     return getattr(importlib.import_module(f'malaria_fastai.{module}'), func)
 
+def wants_help(argv) -> bool:
+    "Whether `argv` may ask for help: `-h` (alone or among short flags), `--help` or a prefix of it that argparse takes."
+    return any((a[:1] == '-' and a[1:2] != '-' and 'h' in a) or (a.startswith('--h') and '--help'.startswith(a)) for a in argv)
+
 def parser(argv=()) -> argparse.ArgumentParser:
     "The `malaria-fastai` parser; the command first in `argv` gets flags from its function's signature and docments."
     p = argparse.ArgumentParser(prog='malaria-fastai', description=
@@ -267,7 +273,7 @@ def parser(argv=()) -> argparse.ArgumentParser:
         if not argv or argv[0] != name: continue  # only the command that runs imports its layer (predict: no torch)
         func = command_function(name)
         cmd.description = inspect.getdoc(func)
-        add_flags(cmd, func, ALIASES.get(name))
+        add_flags(cmd, func, ALIASES.get(name), helping=wants_help(argv))
         if name in BY_PATIENT:
             cmd.add_argument('--patient-map', type=Path, help='a CSV with columns file,patient: the patient '
                              'of each cell whose file name does not carry its NIH patient id')

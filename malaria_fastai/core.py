@@ -9,9 +9,9 @@ __all__ = ['PARASITIZED', 'UNINFECTED', 'CLASSES', 'NIH_URL', 'NIH_BYTES', 'DEFA
            'MAX_PIXELS', 'DECODE_THREADS', 'WeightsUnavailableError', 'settings_file', 'shipped_dir',
            'installed_defaults', 'settings', 'setting', 'first_given', 'use_settings', 'replace_when_done',
            'FolderInUseError', 'run_lock', 'scratch_folder', 'ModelIntegrityError', 'sha256_file', 'write_checksum',
-           'verify_checksum', 'class_index', 'installed_version', 'made_with', 'check_versions', 'shipped_model_dirs',
-           'verify_shipped', 'default_model', 'read_image', 'cell_pixels', 'list_inputs', 'decoded_batches',
-           'with_progress', 'Interrupted']
+           'shipped_model_dirs', 'pinned_sha256', 'verify_checksum', 'read_verified', 'class_index',
+           'installed_version', 'made_with', 'check_versions', 'default_model', 'read_image', 'cell_pixels',
+           'list_inputs', 'decoded_batches', 'with_progress', 'Interrupted']
 
 # %% ../nbs/api/00_core.ipynb #8fa22da0
 import functools, glob, inspect, os, re, shutil, sys, tempfile
@@ -187,9 +187,35 @@ def write_checksum(path) -> Path:
     with replace_when_done(dest) as tmp: tmp.write_text(f'{sha256_file(path)}  {path.name}\n')
     return dest
 
-def verify_checksum(path, trust:bool=False):
-    "Check `path` against `<path>.sha256`; a missing checksum is an error unless `trust`."
+
+# %% ../nbs/api/00_core.ipynb #5c0a0002
+SHIPPED_SHA256 = {  # the shipped model's files as released; `tools/pin_shipped.py` writes this cell
+    'model.onnx': 'a50290fa88643b477ad19a14afc0e6593da6a7b491552b1e2f883317d0260d66',
+    'model.safetensors': '2aa5a4b5b18695bb463feb9748fe2284ed22a68fa75207547184fcc20227ee4f',
+}
+
+def shipped_model_dirs() -> list[Path]:
+    "Where the shipped model lives: `models/default/` of this package's checkout, or an installed package's `shipped/`."
+    import malaria_fastai
+    return [Path(malaria_fastai.__file__).resolve().parents[1]/'models'/'default', shipped_dir()]
+
+def pinned_sha256(path) -> str|None:
+    "The SHA-256 this package pins for `path` if it is one of the shipped model's files, else `None`."
+    path = Path(path).resolve()
+    return SHIPPED_SHA256.get(path.name) if path.parent in shipped_model_dirs() else None
+
+
+# %% ../nbs/api/00_core.ipynb #5c0a0003
+def verify_checksum(path, trust:bool=False,
+                    digest:str=None, # the SHA-256 of the bytes read from `path` (default: `path` is hashed now)
+                   ):
+    "Check `path` against its pinned hash (a shipped file) or `<path>.sha256`; no checksum is an error unless `trust`."
     path = Path(path)
+    if pin := pinned_sha256(path):  # whoever changes a file can write a new checksum beside it, not the pin
+        if (digest or sha256_file(path)) != pin:
+            raise ModelIntegrityError(f"{path} is not the model this package shipped (its SHA-256 differs from the one pinned "
+                                      "in malaria_fastai.core.SHIPPED_SHA256): reinstall the package, or give your own with --model")
+        return
     sums = path.with_name(path.name + '.sha256')
     if not sums.exists():
         if trust: return
@@ -197,10 +223,17 @@ def verify_checksum(path, trust:bool=False):
                "Without it a changed file (weights, threshold, preprocessing) cannot be told from the one exported")
         raise ModelIntegrityError(f"{path} has no {sums.name} beside it. {why}: load one from elsewhere only if you trust "
                                   "its source, with trust=True (CLI: --trust-model)")
-    expected, actual = sums.read_text().split()[0], sha256_file(path)
+    expected, actual = sums.read_text().split()[0], digest or sha256_file(path)
     if expected != actual:
         raise ModelIntegrityError(f"{path} does not match its SHA-256 in {sums.name} (expected {expected[:16]}..., found "
                                   f"{actual[:16]}...): it was changed or corrupted after export, so it is not loaded")
+
+def read_verified(path, trust:bool=False) -> bytes:
+    "The bytes of `path`, checked by `verify_checksum` as read: what is loaded is what was checked, and it is read once."
+    data = Path(path).read_bytes()
+    verify_checksum(path, trust, hashlib.sha256(data).hexdigest())
+    return data
+
 
 # %% ../nbs/api/00_core.ipynb #5a705f34
 def class_index(vocab, # a model's classes, in the order of its outputs
@@ -217,12 +250,10 @@ def class_index(vocab, # a model's classes, in the order of its outputs
 
 # %% ../nbs/api/00_core.ipynb #2dbc78ee
 def installed_version(lib:str) -> str|None:
-    "The installed version of `lib`, from its package metadata (nothing is imported); `None` where it is not installed."
-    from importlib.metadata import version, PackageNotFoundError
-    # already loaded: its own word (torch's has its build, '+cu130')
-    if lib in sys.modules: return sys.modules[lib].__version__
-    if lib == 'malaria_fastai': return version('malaria-fastai')
-    try: return version(lib)
+    "The installed version of `lib`: its own word if it is loaded, else its package metadata; `None` if not installed."
+    if lib in sys.modules: return sys.modules[lib].__version__  # torch's has its build, '+cu130'
+    from importlib.metadata import version, PackageNotFoundError  # 15 ms: only for what is not loaded
+    try: return version('malaria-fastai' if lib == 'malaria_fastai' else lib)
     except PackageNotFoundError: return None
 
 def made_with() -> dict:
@@ -247,38 +278,10 @@ def check_versions(made:dict, # a run record: the versions it was made with
 
 
 # %% ../nbs/api/00_core.ipynb #00bdb809
-SHIPPED_SHA256 = {  # the shipped model's files as released; `tools/pin_shipped.py` writes this cell
-    'model.onnx': 'a50290fa88643b477ad19a14afc0e6593da6a7b491552b1e2f883317d0260d66',
-    'model.safetensors': '2aa5a4b5b18695bb463feb9748fe2284ed22a68fa75207547184fcc20227ee4f',
-}
-
-def shipped_model_dirs() -> list[Path]:
-    "Where the shipped model lives: `models/default/` of this package's checkout, or an installed package's `shipped/`."
-    import malaria_fastai
-    return [Path(malaria_fastai.__file__).resolve().parents[1]/'models'/'default', shipped_dir()]
-
-_VERIFIED = {}  # shipped files already hashed by this process, with their size, time and inode then
-
-def verify_shipped(folder) -> Path:
-    "Check the shipped model's files in `folder` against the hashes pinned in this package (not a checksum beside)."
-    folder = Path(folder)
-    for name, pinned in SHIPPED_SHA256.items():
-        f = folder/name
-        if not f.is_file(): continue
-        st = f.stat()
-        seen = (pinned, st.st_size, st.st_mtime_ns, st.st_ino)  # a file checked once per process, until it changes
-        if _VERIFIED.get(f) == seen: continue
-        if sha256_file(f) != pinned:
-            raise ModelIntegrityError(f"{f} is not the model this package shipped (its SHA-256 differs from the one pinned "
-                                      "in malaria_fastai.core.SHIPPED_SHA256): reinstall the package, or give your own with --model")
-        _VERIFIED[f] = seen
-    return folder
-
 def default_model() -> Path:
-    "The model used when none is given: the `model` setting; the shipped one (`models/default/`, a wheel's) checked."
-    model = Path(setting('model'))
-    if model.resolve().parent in shipped_model_dirs(): verify_shipped(model.resolve().parent)
-    return model
+    "The model used when none is given: the `model` setting (the shipped one, `models/default/` or a wheel's)."
+    return Path(setting('model'))
+
 
 # %% ../nbs/api/00_core.ipynb #26eaa309
 MAX_PIXELS = 4096 * 4096  # a 4000x3000 microscope field fits; each decoding thread holds at most 50 MB

@@ -274,13 +274,13 @@ class OnnxCells:
     "An ONNX cell classifier (SHA-256 checked unless `trust`) run by onnxruntime, preprocessing from its metadata."
     def __init__(self, path, threads:int=None, trust:bool=False):
         import onnxruntime as ort
-        verify_checksum(path, trust)  # a changed threshold or weight must not be used silently
+        model = read_verified(path, trust)  # a changed threshold or weight must not be used silently
         opts = ort.SessionOptions()
         if threads: opts.intra_op_num_threads = threads
         # its threads sleep between batches, not spin: `screen` segments fields beside it (1.1x fields/s; predict same)
         opts.add_session_config_entry('session.intra_op.allow_spinning', '0')
         self.path = Path(path)
-        try: self.session = ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
+        try: self.session = ort.InferenceSession(model, opts, providers=['CPUExecutionProvider'])
         except Exception as e:  # onnxruntime's own errors (a truncated or foreign file), said with the file
             raise ModelIntegrityError(f"{path} cannot be opened as an ONNX model: {str(e)[:300]}") from None
         props = self.session.get_modelmeta().custom_metadata_map
