@@ -79,7 +79,8 @@ def main():
                                        text=True, check=True).stdout) for _ in range(11)]
     med = {k: statistics.median(s[k] for s in steps) for k in steps[0]}
     print(f"# cold start: malaria-fastai predict one.png{' --model ' + str(model) if args.model else ''} (model {model}, "
-          f"its ONNX twin), a new process each run\n# {machine()}")
+          f"its ONNX twin), a new process each run\n# {time.strftime('%Y-%m-%d')}, {machine()}\n"
+          f"# python benchmarks/cold_start.py {' '.join(sys.argv[1:])}")
     print(f"wall time, median of 11: {statistics.median(typed):.3f} s (target 0.3 s)   "
           f"(min {min(typed):.3f}, max {max(typed):.3f})")
     print("where the time goes (median of 11, each in a new process):")

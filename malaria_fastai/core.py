@@ -10,7 +10,7 @@ __all__ = ['PARASITIZED', 'UNINFECTED', 'CLASSES', 'NIH_URL', 'NIH_BYTES', 'DEFA
            'installed_defaults', 'settings', 'setting', 'first_given', 'use_settings', 'replace_when_done',
            'FolderInUseError', 'run_lock', 'scratch_folder', 'ModelIntegrityError', 'sha256_file', 'write_checksum',
            'shipped_model_dirs', 'pinned_sha256', 'verify_checksum', 'read_verified', 'class_index',
-           'installed_version', 'made_with', 'check_versions', 'default_model', 'read_image', 'cell_pixels',
+           'installed_version', 'made_with', 'check_versions', 'default_model', 'read_image', 'squished', 'cell_pixels',
            'list_inputs', 'decoded_batches', 'with_progress', 'Interrupted']
 
 # %% ../nbs/api/00_core.ipynb #8fa22da0
@@ -301,14 +301,20 @@ def read_image(fn) -> Image.Image:
             im = Image.fromarray((np.asarray(im).astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8))
         return im.convert('RGB')
 
+def squished(im:Image.Image, size:int) -> np.ndarray:
+    "RGB image `im` as uint8 pixels squished to `size` x `size`, as fastai's `Resize(size, method='squish')` does."
+    return np.asarray(im.resize((size, size), Image.BILINEAR))
+
 def cell_pixels(fn, size:int) -> np.ndarray:
-    "Image `fn` as RGB uint8 pixels squished to `size` x `size`, as fastai's `Resize(size, method='squish')` does."
-    return np.asarray(read_image(fn).resize((size, size), Image.BILINEAR))
+    "Image `fn` as RGB uint8 pixels squished to `size` x `size` (`squished`)."
+    return squished(read_image(fn), size)
 
 def _pixels_or_reason(fn, size:int):
-    "`(pixels, '')` for a readable image `fn`, `(None, reason)` otherwise."
-    try: return cell_pixels(fn, size), ''
-    except Exception as e: return None, f'{type(e).__name__}: {e}'
+    "`(pixels, '', (width, height))` for a readable image `fn`, `(None, reason, None)` otherwise."
+    try:
+        im = read_image(fn)
+        return squished(im, size), '', im.size
+    except Exception as e: return None, f'{type(e).__name__}: {e}', None
 
 # %% ../nbs/api/00_core.ipynb #a6333919
 def _why_not_a_file(path:Path) -> str:
@@ -331,8 +337,10 @@ def list_inputs(items) -> list[tuple[Path, str]]:
     return out
 
 # %% ../nbs/api/00_core.ipynb #d7de125b
-def decoded_batches(paths, size:int, bs:int=64, n_workers:int=None):
-    "Yield `(positions, pixels, errors)` per batch of `paths`: uint8 (n, size, size, 3), `{position: reason}`."
+def decoded_batches(paths, size:int, bs:int=64, n_workers:int=None,
+                    sizes:bool=False, # also yield the decoded images' own (width, height): no second read of a header
+                   ):
+    "Yield `(positions, pixels, errors)` per batch of `paths` (`sizes` too, if asked): uint8 (n, size, size, 3), `{position: reason}`."
     batches = [list(range(i, min(i+bs, len(paths)))) for i in range(0, len(paths), bs)]
     n_workers = n_workers or DECODE_THREADS
     decode_part = lambda part: [_pixels_or_reason(paths[i], size) for i in part]
@@ -343,12 +351,14 @@ def decoded_batches(paths, size:int, bs:int=64, n_workers:int=None):
         for k, batch in enumerate(batches):
             current, upcoming = upcoming, (submit(batches[k+1]) if k+1 < len(batches) else [])  # decode one batch ahead
             decoded = [cell for f in current for cell in f.result()]
-            ok = [i for i,(px,_) in zip(batch, decoded) if px is not None]
+            ok = [i for i,(px,_,_) in zip(batch, decoded) if px is not None]
             empty = np.zeros((0, size, size, 3), np.uint8)
-            pixels = np.stack([px for px,_ in decoded if px is not None]) if ok else empty
-            yield ok, pixels, {i: err for i,(px,err) in zip(batch, decoded) if px is None}
+            pixels = np.stack([px for px,_,_ in decoded if px is not None]) if ok else empty
+            out = ok, pixels, {i: err for i,(px,err,_) in zip(batch, decoded) if px is None}
+            yield (*out, [wh for px,_,wh in decoded if px is not None]) if sizes else out
     # Ctrl-C, or a reader that stops early: the batch ahead is dropped, not decoded
     finally: ex.shutdown(cancel_futures=True)
+
 
 # %% ../nbs/api/00_core.ipynb #20a5c9a1
 def with_progress(items, total:int=None, comment:str=''):
