@@ -30,7 +30,7 @@ gives (quick prototypes: Otsu + watershed, the shipped model on plain box crops,
 5. Speed: `screen` end to end (decode, segment, crop, classify, overlays) over all fields with the adapted model, as
    adapted (its four flips, where it records `tta`) and the same weights plain, in the same run.
 """
-import argparse, json, tempfile, time
+import argparse, json, sys, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd
 from sklearn.metrics import roc_auc_score
@@ -86,9 +86,10 @@ def report_segmentation(f:pd.DataFrame):
           f"ratio {f.matched.sum() / f.annotated.sum() / BASELINE['recall']:.3f}")
 
 def rates_at(y, p, threshold:float) -> str:
-    "Sensitivity and specificity of scores `p` at `threshold`, as text."
-    y, called = np.asarray(y, bool), np.asarray(p) >= threshold
-    return f"sensitivity {called[y].mean():.3f}, specificity {(~called[~y]).mean():.3f}"
+    "Sensitivity and specificity of scores `p` at `threshold` (`evaluate.call_rates`), as text."
+    from malaria_fastai.evaluate import call_rates
+    sens, spec = call_rates(y, np.asarray(p) >= threshold)
+    return f"sensitivity {sens:.3f}, specificity {spec:.3f}"
 
 def report_zero_shot(c:pd.DataFrame):
     "Print the shipped model's AUC on the annotated cells, NIH-style and plain boxes, and its rates at its threshold."
@@ -146,8 +147,9 @@ def screened_fields(site:Path, truth:dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def nested_rates(counted:pd.DataFrame, fold:int) -> tuple[float, float]:
     "Sensitivity and specificity on the counted boxes of every fold but `fold`."
+    from malaria_fastai.evaluate import call_rates
     other = counted[counted.fold != fold]
-    return other.called[other.infected].mean(), (~other.called[~other.infected]).mean()
+    return call_rates(other.infected, other.called)
 
 def report_parasitemia(counted:pd.DataFrame, per:pd.DataFrame, r:dict):
     "Print the pooled parasitemia (naive, Rogan-Gladen in-sample and nested) against the truth, and per-field errors."
@@ -183,19 +185,20 @@ def report_parasitemia(counted:pd.DataFrame, per:pd.DataFrame, r:dict):
 
 def corrected_at(held:pd.DataFrame, other:pd.DataFrame, threshold:float) -> float:
     "The share of `held`'s boxes scored `threshold` or more, corrected (Rogan-Gladen) with `other`'s rates there."
+    from malaria_fastai.evaluate import call_rates
     from malaria_fastai.fields import rogan_gladen
-    y, p = other.infected.values, other.prob_parasitized.values
-    return float(rogan_gladen((held.prob_parasitized >= threshold).mean(), (p[y] >= threshold).mean(), (p[~y] < threshold).mean()))
+    rates = call_rates(other.infected, other.prob_parasitized >= threshold)
+    return float(rogan_gladen((held.prob_parasitized >= threshold).mean(), *rates))
 
 def report_estimators(counted:pd.DataFrame, per:pd.DataFrame, threshold:float):
     "Each fold's parasitemia, nested, by three threshold rules (Forman 2008): the stored one, T50 and MAX."
+    from malaria_fastai.evaluate import call_rates
     grid = np.quantile(counted.prob_parasitized, np.linspace(0.5, 0.999, 200))  # thresholds where the counts move
     errors = {'stored threshold': [], "T50 (other folds' sensitivity 0.5)": [], 'MAX (sensitivity - false positives)': []}
     for k, held in counted.groupby('fold'):
         other, m = counted[counted.fold != k], per.fold == k
         truth = per.true_infected[m].sum() / per.true_cells[m].sum()
-        y, p = other.infected.values, other.prob_parasitized.values
-        sens, spec = np.array([(p[y] >= t).mean() for t in grid]), np.array([(p[~y] < t).mean() for t in grid])
+        sens, spec = np.array([call_rates(other.infected, other.prob_parasitized >= t) for t in grid]).T
         for rule, t in zip(errors, (threshold, grid[np.argmin(np.abs(sens - 0.5))], grid[np.argmax(sens + spec)])):
             errors[rule].append(100 * (corrected_at(held, other, t) - truth))
     for rule, e in errors.items():
@@ -255,7 +258,7 @@ def main():
     p.add_argument('--fields', type=Path, required=True, help='a zip of annotated field photos with annotations.json')
     p.add_argument('--site', type=Path, help='the folder `malaria-fastai adapt` wrote for these fields')
     a = p.parse_args()
-    print(f"machine: {machine()}")
+    print(f"# {time.strftime('%Y-%m-%d')}, {machine()}\n# python benchmarks/fields.py {' '.join(sys.argv[1:])}")
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t); truth = annotated(a.fields, tmp)
         per_field, per_cell = segmentation_and_zero_shot(a.fields, truth)

@@ -49,16 +49,17 @@ def iml_screened(model:Path, fields:Path, truth:dict) -> tuple[pd.DataFrame, lis
 
 def iml_zero_shot(boxes:pd.DataFrame, field_rows:list, site:list, plan:dict, truth:dict) -> list[str]:
     "Part 2 (and the site check of the whole sample) in lines."
+    from malaria_fastai.evaluate import call_rates
     from malaria_fastai.screen import sample_summary, site_verdict, parasitemia_text
     c = boxes[(boxes.flag == '') & boxes.annotated]
     y, p, th = c.infected.values, c.prob_parasitized.values, plan['threshold']
-    called = p >= th
+    sens, spec = call_rates(y, p >= th)
     cells = [x for v in truth.values() for x in v]
     true_share = sum(x['infected'] for x in cells) / len(cells)
     s = sample_summary(field_rows, plan['rates'], site=site_verdict(plan, site))
     v = s['site_check']
     return [f"{len(c)} annotated cells found and counted ({int(y.sum())} infected): ROC AUC {roc_auc_score(y, p):.4f}; "
-            f"at the stored threshold {th:.4f}: sensitivity {called[y].mean():.3f}, specificity {(~called[~y]).mean():.3f}",
+            f"at the stored threshold {th:.4f}: sensitivity {sens:.3f}, specificity {spec:.3f}",
             f"sample of {len(field_rows)} fields: {parasitemia_text(s['parasitemia'])}; annotated truth {true_share:.2%}",
             f"site check of the sample: " + (f"shifted {v['shifted']}, statistic {v['statistic']}" if v else 'none kept')]
 

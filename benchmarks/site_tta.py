@@ -45,6 +45,7 @@ def fold_scores(site:Path, k:int, held:pd.DataFrame, twin:str='model.onnx') -> t
 def report_pooled(m:pd.DataFrame):
     "Each side's pooled ROC AUC, its difference from plain (paired field bootstrap) and specificity at sensitivity 0.90."
     from malaria_fastai.crossval import compare_oof
+    from malaria_fastai.evaluate import call_rates
     from malaria_fastai.learner import sensitivity_threshold  # the rule `adapt` sets its threshold by
     y, cells = m.label.eq('Parasitized').values, m[['path', 'patient', 'label']]
     print(f"  pooled, {len(m)} cells of {m.patient.nunique()} fields, {m.fold.nunique()} folds:")
@@ -53,7 +54,7 @@ def report_pooled(m:pd.DataFrame):
         d = compare_oof(cells.assign(prob_parasitized=m.plain), cells.assign(prob_parasitized=m[side]))['roc_auc']
         print(f"    {side:12s}: ROC AUC {roc_auc_score(y, m[side]):.4f}, minus plain {d['value']:+.4f} "
               f"[{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] (paired field bootstrap); at out-of-fold sensitivity 0.90 "
-              f"(threshold {th:.4f}) specificity {(m[side].values[~y] < th).mean():.4f}")
+              f"(threshold {th:.4f}) specificity {call_rates(y, m[side].values >= th)[1]:.4f}")
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])

@@ -3,9 +3,10 @@ and their own throughput as a share of it; `predict` beside emfet (the fastest p
 random forest) on the same files, all in one run.
 
     python benchmarks/stages.py --data FOLDER [--n 1000] [--model M] [--emfet-python /tmp/emfet-venv/bin/python]
-                                [--fields FIELDS] [--n-fields 60]
+                                [--fields FIELDS] [--n-fields 60] [--site ADAPTED]
 
-`screen` runs the model with its flips on (a copy of its twin whose metadata says `tta`, as an adapted model's does).
+`screen` runs an adapted model (`--site`, as `malaria-fastai adapt` wrote it: its plain box crops and its flips), or
+else the shipped model with its flips on (a copy of its twin whose metadata says `tta`, as an adapted model's does).
 
 The limit: the stages' one-core costs per image summed, over the two cores (both busy all the time, nothing waiting).
 emfet (`pip install emfet` in a venv of its own: it needs numpy<2) is fitted on other cells of the same folder; only
@@ -62,17 +63,15 @@ def predict_stages(files:list, model:Path, bs:int=64) -> dict:
     return out
 
 def predict_rate(files:list, model:Path, one_core:bool=False) -> float:
-    "Images per second of `malaria_fastai.predict(files)` (best of 3); `one_core`: pinned to one CPU, one thread each."
+    "Images per second of `predict`'s pipeline over `files`, the model opened once (best of 3); `one_core`: pinned to one CPU."
     import pandas as pd
-    from malaria_fastai.inference import predict
     from malaria_fastai.runtime import COLUMNS, OnnxCells, classify_cells, onnx_twin
     cpus = os.sched_getaffinity(0)
     if one_core: os.sched_setaffinity(0, {min(cpus)})  # this thread, and the threads it starts from now on
     try:
-        cells = OnnxCells(onnx_twin(model), threads=1) if one_core else None
-        run = ((lambda: pd.DataFrame(classify_cells(files, cells, n_workers=1), columns=list(COLUMNS))) if one_core else
-               (lambda: predict(files, model)))
-        run()  # warm: the model loaded, the files in the page cache
+        cells, workers = OnnxCells(onnx_twin(model), threads=1 if one_core else None), 1 if one_core else None
+        run = lambda: pd.DataFrame(classify_cells(files, cells, n_workers=workers), columns=list(COLUMNS))
+        run()  # warm: the files in the page cache
         return 1 / per_image(run, len(files))
     finally: os.sched_setaffinity(0, cpus)
 
@@ -93,14 +92,16 @@ def emfet_child(job:Path):
         return model.predict(np.stack(Xv))
     print(json.dumps(dict(seconds=per_image(run, 1), n=len(spec['time']))))
 
-def emfet_rate(python:str, fit:list, files:list) -> float:
-    "emfet's images per second on `files` (its own process and venv), fitted on `fit`."
-    job = Path(tempfile.mkdtemp())/'job.json'
-    job.write_text(json.dumps(dict(fit=[str(f) for f in fit], labels=[f.parent.name == 'Parasitized' for f in fit],
-                                   time=[str(f) for f in files])))
-    out = subprocess.run([python, __file__, '--child', str(job)], check=True, capture_output=True, text=True).stdout
-    res = json.loads(out.strip().splitlines()[-1])
-    return res['n'] / res['seconds']
+def emfet_rate(python:str, fit:list, files:list, procs:int=1) -> float:
+    "emfet's images per second on `files` (its own venv), fitted on `fit`; `procs` processes each timing a share at once."
+    jobs = []
+    for k, part in enumerate(np.array_split(np.arange(len(files)), procs)):
+        job = Path(tempfile.mkdtemp())/f'job{k}.json'
+        job.write_text(json.dumps(dict(fit=[str(f) for f in fit], labels=[f.parent.name == 'Parasitized' for f in fit],
+                                       time=[str(files[i]) for i in part])))
+        jobs.append(subprocess.Popen([python, __file__, '--child', str(job)], stdout=subprocess.PIPE, text=True))
+    res = [json.loads(j.communicate()[0].strip().splitlines()[-1]) for j in jobs]
+    return sum(r['n'] for r in res) / max(r['seconds'] for r in res)
 
 def report_predict(files, model, emfet_python, fit):
     "Print the stage table, the limit, predict's rates and emfet's."
@@ -113,11 +114,12 @@ def report_predict(files, model, emfet_python, fit):
     limit1, limit2 = 1 / work, 2 / work
     rate1, rate2 = predict_rate(files, model, one_core=True), predict_rate(files, model)
     print(f"pipeline limit: {limit1:,.0f} img/s on one core, {limit2:,.0f} img/s on two (one-core work over both cores)")
-    print(f"predict(files): {rate2:,.0f} img/s ({rate2/limit2:.2f} of the limit); pinned to one core {rate1:,.0f} img/s "
-          f"({rate1/limit1:.2f} of the one-core limit)")
-    if emfet_python:
-        peer = emfet_rate(emfet_python, fit, files)
-        print(f"emfet (features + random forest, one process): {peer:,.0f} img/s; predict/emfet {rate2/peer:.2f}x")
+    print(f"predict's pipeline (model opened once): {rate2:,.0f} img/s ({rate2/limit2:.2f} of the limit); pinned to one "
+          f"core {rate1:,.0f} img/s ({rate1/limit1:.2f} of the one-core limit)")
+    if emfet_python:  # emfet runs one image at a time in one thread: on two cores, two processes each take half
+        one, two = emfet_rate(emfet_python, fit, files), emfet_rate(emfet_python, fit, files, 2)
+        print(f"emfet (features + random forest): one process {one:,.0f} img/s, two processes at once {two:,.0f} img/s; "
+              f"predict/emfet {rate2/two:.2f}x on two cores, {rate1/one:.2f}x on one")
 
 def flipping_twin(model:Path, folder:Path) -> Path:
     "A copy of `model`'s ONNX twin in `folder` whose metadata turns its flips on, with its checksum."
@@ -158,12 +160,13 @@ def screen_stages(items:list, plan:dict) -> dict:
         out[name] = (c1, per_image(f2, n, 1))
     return out
 
-def report_screen(source:Path, model:Path, n:int):
-    "Print the stage table of `screen`, its limit and its own fields/s, the model's flips on."
+def report_screen(source:Path, model:Path, n:int, site:Path=None):
+    "Print the stage table of `screen`, its limit and its own fields/s: an adapted `site` model, or `model` with flips on."
     from malaria_fastai.fields import field_images
+    from malaria_fastai.runtime import onnx_twin
     from malaria_fastai.screen import screen, screen_plan
     with tempfile.TemporaryDirectory() as d:
-        twin = flipping_twin(model, Path(d))
+        twin = onnx_twin(Path(site)/'model.pkl') if site else flipping_twin(model, Path(d))
         if source.suffix == '.zip':  # screen takes files: the first `n` photos are copied out, as they are
             import zipfile
             with zipfile.ZipFile(source) as z:
@@ -175,7 +178,7 @@ def report_screen(source:Path, model:Path, n:int):
         costs = screen_stages([(*it, plan['size'], plan['inset']) for it in items], plan)
         screen([it[0] for it in items[:4]], twin, Path(d)/'warm')  # the model and the files warm
         t = time.perf_counter(); screen([it[0] for it in items], twin, Path(d)/'out'); rate = len(items)/(time.perf_counter()-t)
-    print(f"\n## screen: {len(items)} fields, model {model} (its twin, flips on), overlays written")
+    print(f"\n## screen: {len(items)} fields, model {twin if site else f'{model} (its twin, flips on)'}, overlays written")
     print("| stage | one core, ms a field | both cores, ms a field |\n| --- | ---: | ---: |")
     for k, (c1, c2) in costs.items(): print(f"| {k} | {c1*1e3:.1f} | {c2*1e3:.1f} |")
     work = sum(c1 for c1, _ in costs.values())
@@ -188,6 +191,7 @@ def main():
     p.add_argument('--data'); p.add_argument('--model', default=None); p.add_argument('--n', type=int, default=1000)
     p.add_argument('--emfet-python', default=None); p.add_argument('--child', default=None, help=argparse.SUPPRESS)
     p.add_argument('--fields', default=None); p.add_argument('--n-fields', type=int, default=60)
+    p.add_argument('--site', default=None, help="screen with this adapted model's folder (`malaria-fastai adapt`)")
     args = p.parse_args()
     if args.child: return emfet_child(Path(args.child))
     from malaria_fastai.core import default_model
@@ -199,6 +203,6 @@ def main():
         pick = np.random.default_rng(0).permutation(len(every))
         files, fit = [every[i] for i in pick[:args.n]], [every[i] for i in pick[args.n:args.n + 2000]]
         report_predict(files, model, args.emfet_python, fit)
-    if args.fields: report_screen(Path(args.fields), model, args.n_fields)
+    if args.fields: report_screen(Path(args.fields), model, args.n_fields, args.site)
 
 if __name__ == '__main__': main()

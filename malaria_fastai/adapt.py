@@ -17,7 +17,7 @@ from PIL import Image
 from .core import *
 from .fields import *
 from .crossval import cross_validate, cv_report, twin_oof
-from .evaluate import format_score, scores_with_ci
+from .evaluate import call_rates, format_score, scores_with_ci
 from .inference import load_model
 from .screen import screen_here, screen_plan
 from .sitecheck import SiteCheck
@@ -135,8 +135,9 @@ def new_fields_rates(boxes:pd.DataFrame, # `screened_folds`
     "Sensitivity and specificity for new fields: the pooled value; a 95% prediction interval from the fold models' spread."
     from scipy.stats import t
     c = boxes[boxes.flag.fillna('') == '']
-    y, called = c.infected.astype(bool), c.prob_parasitized >= threshold
-    per = dict(sensitivity=called[y].groupby(c.fold[y]).mean(), specificity=(~called[~y]).groupby(c.fold[~y]).mean())
+    by_fold = pd.DataFrame([call_rates(f.infected, f.prob_parasitized >= threshold) for _, f in c.groupby('fold')],
+                           columns=['sensitivity', 'specificity'])
+    per = {m: by_fold[m].dropna() for m in by_fold}  # a fold without a class has no rate for it
     out = dict(per_fold={m: [round(float(r), 4) for r in folds] for m, folds in per.items()})
     for m, folds in per.items():  # each fold: another model on other fields, as the shipped model meets new ones
         k, v, ci = len(folds), pooled[m]['value'], pooled[m]['ci95']

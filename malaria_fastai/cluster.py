@@ -77,8 +77,7 @@ def ship_model(client, # a `distributed.Client`
                trust:bool=False, # ship an ONNX file that has no SHA-256 beside it
               ) -> tuple:
     "Verify the ONNX model here, broadcast its bytes to every worker once; `(future, sha256)` for the tasks."
-    verify_checksum(path, trust)
-    data = Path(path).read_bytes()
+    data = read_verified(path, trust)  # the bytes checked are the bytes sent
     return client.scatter(data, broadcast=True, hash=False), hashlib.sha256(data).hexdigest()
 
 _OPENED, _OPENING = {}, threading.Lock()  # on a worker: the models it has opened, by SHA-256

@@ -197,12 +197,14 @@ SHIPPED_SHA256 = {  # the shipped model's files as released; `tools/pin_shipped.
 def shipped_model_dirs() -> list[Path]:
     "Where the shipped model lives: `models/default/` of this package's checkout, or an installed package's `shipped/`."
     import malaria_fastai
-    return [Path(malaria_fastai.__file__).resolve().parents[1]/'models'/'default', shipped_dir()]
+    return [(Path(malaria_fastai.__file__).resolve().parents[1]/'models'/'default').resolve(), shipped_dir().resolve()]
 
 def pinned_sha256(path) -> str|None:
-    "The SHA-256 this package pins for `path` if it is one of the shipped model's files, else `None`."
-    path = Path(path).resolve()
-    return SHIPPED_SHA256.get(path.name) if path.parent in shipped_model_dirs() else None
+    "The SHA-256 this package pins for `path` if it is one of the shipped model's files, or a link to or in their place."
+    path, dirs = Path(path).absolute(), shipped_model_dirs()
+    for p in (path.parent.resolve()/path.name, path.resolve()):  # where it is named, and where a link leads
+        if p.parent in dirs and p.name in SHIPPED_SHA256: return SHIPPED_SHA256[p.name]
+    return None
 
 
 # %% ../nbs/api/00_core.ipynb #5c0a0003

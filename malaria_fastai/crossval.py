@@ -22,7 +22,7 @@ from .learner import sensitivity_threshold
 from .interpret import save_figure
 from .train import train
 from .inference import predict
-from .evaluate import (clinical_scores, bootstrap_scores, scores_with_ci, format_score, interval95,
+from .evaluate import (call_rates, clinical_scores, bootstrap_scores, scores_with_ci, format_score, interval95,
                                      referral_table, band_for_sensitivity)
 
 # %% ../nbs/api/08_crossval.ipynb #92f91b29
@@ -177,9 +177,9 @@ def tradeoff_table(y, prob, kept, refer_band:float=None, targets=TARGETS) -> pd.
     rows = []
     for t in targets:
         th = sensitivity_threshold(y[kept], prob[kept], t)
-        pred = prob >= th
-        rows.append(dict(target=t, threshold=th, sensitivity_kept=pred[kept & y].mean(), sensitivity=pred[y].mean(),
-                         specificity=(~pred[~y]).mean(), false_alarm_share=pred[~y].mean(), referred=(np.abs(prob - th) < band).mean()))
+        (sens, spec), kept_sens = call_rates(y, prob >= th), call_rates(y[kept], prob[kept] >= th)[0]
+        rows.append(dict(target=t, threshold=th, sensitivity_kept=kept_sens, sensitivity=sens, specificity=spec,
+                         false_alarm_share=1 - spec, referred=(np.abs(prob - th) < band).mean()))
     return pd.DataFrame(rows).astype(float)
 
 # %% ../nbs/api/08_crossval.ipynb #8b663ce2
@@ -190,9 +190,8 @@ def threshold_check(oof:pd.DataFrame, kept, target:float) -> pd.DataFrame:
     for k in sorted(oof.fold.unique()):
         held = oof.fold.values == k
         th = sensitivity_threshold(y[~held & kept], p[~held & kept], target)
-        pred = p >= th
-        rows.append(dict(fold=int(k), threshold=th, sensitivity=pred[held & y].mean(), sensitivity_kept=pred[held & y & kept].mean(),
-                         specificity=(~pred[held & ~y]).mean()))
+        (sens, spec), kept_sens = call_rates(y[held], p[held] >= th), call_rates(y[held & kept], p[held & kept] >= th)[0]
+        rows.append(dict(fold=int(k), threshold=th, sensitivity=sens, sensitivity_kept=kept_sens, specificity=spec))
     return pd.DataFrame(rows)
 
 # %% ../nbs/api/08_crossval.ipynb #5d7dbe27
@@ -223,8 +222,9 @@ def cv_figures(oof:pd.DataFrame, tradeoff:pd.DataFrame, threshold:float) -> dict
     figs = {'roc': fig}
     fig, ax = plt.subplots(figsize=(5.5, 4))
     ths = np.linspace(0.01, 0.99, 99)
-    ax.plot(ths, [(p[y] >= t).mean() for t in ths], label='sensitivity (original labels)')
-    ax.plot(ths, [(p[~y] < t).mean() for t in ths], label='specificity')
+    sens, spec = zip(*(call_rates(y, p >= t) for t in ths))
+    ax.plot(ths, sens, label='sensitivity (original labels)')
+    ax.plot(ths, spec, label='specificity')
     ax.scatter(tradeoff.threshold, tradeoff.sensitivity_kept, marker='x', color='k', label='targets on audited cells')
     ax.axvline(threshold, ls='--', color='grey', label=f'chosen {threshold:.3f}')
     ax.set(xlabel='threshold on prob_parasitized', ylabel='share', ylim=(0.8, 1.001),
