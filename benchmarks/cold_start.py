@@ -38,29 +38,25 @@ print(json.dumps({'import numpy, Pillow, onnxruntime': t1-t0, 'import malaria_fa
 
 ENV = {k: v for k, v in os.environ.items() if k != 'PYTHONDONTWRITEBYTECODE'}  # as a user runs it: byte code cached
 
+def timed(cmd:list, **kw) -> float:
+    "Wall seconds of one run of `cmd`, a new process that must succeed (byte code cached, as for a user)."
+    t = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True, **{'env': ENV, **kw})
+    assert res.returncode == 0, res.stderr
+    return time.perf_counter() - t
+
 def walls(cmd:list, n:int) -> list:
-    "Wall seconds of `n` runs of `cmd` (after one to warm the caches), each a new process that must succeed."
-    out = []
-    for i in range(n + 1):
-        t = time.perf_counter()
-        res = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
-        assert res.returncode == 0, res.stderr
-        if i: out.append(time.perf_counter() - t)
-    return out
+    "Wall seconds of `n` runs of `cmd`, after one to warm the caches."
+    return [timed(cmd) for _ in range(n + 1)][1:]
 
 CLI = "import sys; from malaria_fastai.cli import main; sys.exit(main(sys.argv[1:]))"
 
 def against(baseline:Path, one:Path, n:int=15):
-    "Median wall seconds of `predict one` run from `baseline` and from this checkout, in turns."
-    here, times = Path(__file__).resolve().parents[1], {}
-    for i in range(n + 1):
-        for tree in (Path(baseline).resolve(), here):
-            t = time.perf_counter()
-            res = subprocess.run([sys.executable, '-c', CLI, 'predict', str(one)], cwd=tree, capture_output=True, text=True,
-                                 env=dict(ENV, PYTHONPATH=str(tree)))
-            assert res.returncode == 0, res.stderr
-            if i: times.setdefault(tree, []).append(time.perf_counter() - t)
-    before, after = (statistics.median(times[t]) for t in (Path(baseline).resolve(), here))
+    "Median wall seconds of `predict one` run from `baseline` and from this checkout, in turns (after a warm-up round)."
+    trees = (Path(baseline).resolve(), Path(__file__).resolve().parents[1])
+    rounds = [[timed([sys.executable, '-c', CLI, 'predict', str(one)], cwd=tree, env=dict(ENV, PYTHONPATH=str(tree)))
+               for tree in trees] for _ in range(n + 1)][1:]
+    before, after = (statistics.median(r[i] for r in rounds) for i in (0, 1))
     print(f"in turns, {n} runs each (python -c, checkout on PYTHONPATH): {baseline} {before:.3f} s, this checkout "
           f"{after:.3f} s: {before/after:.2f}x")
 

@@ -14,23 +14,28 @@ emfet needs numpy<2, so it runs in a venv of its own, in a child process:
 import argparse, json, subprocess, sys, tempfile, time
 from pathlib import Path
 
-def emfet_child(job: Path):
-    "Run in emfet's venv: fit emfet on the training files, time it on the validation files; print a JSON result."
+def fit_emfet(files:list, labels:list):
+    "In emfet's venv: its feature extractor, and its shipped model's pipeline (hyper-parameters and all) fitted on `files`."
     import numpy as np
     from emfet.features import extract_features
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
-    spec = json.loads(job.read_text())
-    def features(files): return [extract_features(f) for f in files]
-    X = features(spec['train'])
+    X = [extract_features(f) for f in files]
     keep = [i for i, x in enumerate(X) if x is not None]
     model = Pipeline([('scaler', StandardScaler()),
                       ('classifier', RandomForestClassifier(n_estimators=202, max_depth=16, min_samples_split=5,
                                                             random_state=42, n_jobs=1))])
-    model.fit(np.stack([X[i] for i in keep]), np.array(spec['train_parasitized'])[keep])
+    model.fit(np.stack([X[i] for i in keep]), np.array(labels)[keep])
+    return extract_features, model
+
+def emfet_child(job: Path):
+    "Run in emfet's venv: fit emfet on the training files, time it on the validation files; print a JSON result."
+    import numpy as np
+    spec = json.loads(job.read_text())
+    extract_features, model = fit_emfet(spec['train'], spec['train_parasitized'])
     t = time.perf_counter()
-    Xv = features(spec['valid'])
+    Xv = [extract_features(f) for f in spec['valid']]
     ok = [i for i, x in enumerate(Xv) if x is not None]
     called = np.zeros(len(Xv), bool)
     called[ok] = model.predict(np.stack([Xv[i] for i in ok])).astype(bool)

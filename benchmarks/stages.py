@@ -77,16 +77,9 @@ def predict_rate(files:list, model:Path, one_core:bool=False) -> float:
 
 def emfet_child(job:Path):
     "In emfet's venv: fit emfet's pipeline on the `fit` files, time its features and calls on the `time` files; JSON."
-    from emfet.features import extract_features
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
+    from peer_emfet import fit_emfet
     spec = json.loads(job.read_text())
-    X = [extract_features(f) for f in spec['fit']]
-    keep = [i for i, x in enumerate(X) if x is not None]
-    model = Pipeline([('scaler', StandardScaler()), ('classifier', RandomForestClassifier(
-        n_estimators=202, max_depth=16, min_samples_split=5, random_state=42, n_jobs=1))])
-    model.fit(np.stack([X[i] for i in keep]), np.array(spec['labels'])[keep])
+    extract_features, model = fit_emfet(spec['fit'], spec['labels'])
     def run():
         Xv = [x for x in (extract_features(f) for f in spec['time']) if x is not None]
         return model.predict(np.stack(Xv))

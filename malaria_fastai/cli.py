@@ -224,8 +224,10 @@ def add_flags(p:argparse.ArgumentParser, func, flags:dict=None,
               helping:bool=True, # write each flag's help (docments: 40 ms of imports, so only for --help)
              ):
     "Add `func`'s arguments to `p`: positional without a default, else flags; help from docments, checks from `FLAGS`."
-    if helping: from fastcore.docments import docments
-    docs = docments(func) if helping else {}
+    docs = {}
+    if helping:
+        from fastcore.docments import docments
+        docs = docments(func)
     for name, prm in inspect.signature(func).parameters.items():
         if prm.kind in (prm.VAR_KEYWORD, prm.VAR_POSITIONAL) or name in HIDDEN: continue
         spec = dict(FLAGS.get(name, {}), **(flags or {}).get(name, {}))
